@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+// The command line: every flag, its environment variable and its default, in
+// one table that also writes --help. The one place options structs are filled.
+#pragma once
+
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+#include "tollgate/base/log.hpp"
+#include "tollgate/output/jsonl_writer.hpp"
+#include "tollgate/server/options.hpp"
+
+namespace tg::config {
+
+struct usage_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct config {
+  server::options server;
+  output::options output;
+  std::string upstream;          // as given: "", "stdout", "file:PATH", "http(s)://…"
+  std::string upstream_token;    // never logged
+  log::level log_level = log::level::info;
+  bool upstream_defaulted = false;  // no --upstream and no OPENMETER_URL: stdout
+  bool help = false;
+  bool version = false;
+};
+
+// Reads flags from argv, then fills what they left unset from the environment
+// (getenv is called with each flag's variable name), then defaults. Throws
+// usage_error with a message naming the flag.
+config parse(int argc, const char* const* argv, const std::function<const char*(const char*)>& getenv);
+
+std::string help_text();
+
+}  // namespace tg::config

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+// The stdout / file output: one thread that drains every shard's event ring and
+// writes the events as JSON Lines (one event per line, bytes as accepted).
+//
+// It gather-writes straight from the rings (writev of record, "\n", record, …),
+// so events are never copied on the way out, and releases ring space only after
+// the write succeeded: a failing output (full disk, closed pipe) keeps the events
+// in the ring, counts the error and tries again, and the full ring pushes back on
+// the clients. This is the consumer side the HTTP upstream will take over.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tollgate/metrics/counters.hpp"
+#include "tollgate/ring/event_ring.hpp"
+
+namespace tg::output {
+
+struct options {
+  std::string target = "stdout";  // "stdout" or "file:PATH" (appended to, created 0644)
+  unsigned retry_ms = 100;        // pause after a failed write before trying again
+};
+
+class jsonl_writer {
+ public:
+  // Opens the target; throws std::runtime_error when it cannot (start-up only).
+  jsonl_writer(const options& opts, std::vector<ring::event_ring*> rings, metrics::output_metrics& counters);
+  ~jsonl_writer();
+  jsonl_writer(const jsonl_writer&) = delete;
+  jsonl_writer& operator=(const jsonl_writer&) = delete;
+
+  void start();
+  // Stops once the rings are empty (call after the producers stopped), or at
+  // deadline_ms (monotonic) if the output cannot keep up or keeps failing.
+  // Returns the number of events left unwritten.
+  std::uint64_t stop(std::uint64_t deadline_ms);
+
+  // "stdout" or the file path, for logs.
+  const std::string& describe() const { return describe_; }
+
+ private:
+  void run();
+  // Writes what the rings hold now; returns events written (0: nothing to do or failed).
+  std::size_t drain_once();
+  bool write_all(::iovec* iov, int count);
+
+  options opts_;
+  std::vector<ring::event_ring*> rings_;
+  metrics::output_metrics& counters_;
+  std::string describe_;
+  int fd_ = -1;
+  bool owns_fd_ = false;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> deadline_ms_{0};
+  std::thread thread_;
+};
+
+// Events still in the rings (walks them; for the shutdown report).
+std::uint64_t count_waiting(const std::vector<ring::event_ring*>& rings);
+
+}  // namespace tg::output

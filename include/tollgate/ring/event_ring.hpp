@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+// The per-shard event ring: a bounded single-producer / single-consumer byte
+// ring of variable-size records (one accepted event's JSON each).
+//
+// The producer is the shard's reactor thread; the consumer is whoever forwards
+// the shard's events (the output thread today, the shard's upstream client
+// later). A request's events are reserved one by one and published together by
+// commit(), or dropped together by rollback(), so a request is admitted whole or
+// not at all. The consumer reads records at increasing positions and frees
+// space with release(); reading and releasing are separate so a consumer can
+// keep events until the upstream has acknowledged them.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+namespace tg::ring {
+
+class event_ring {
+ public:
+  // Records are framed with an 8-byte header and padded to 8 bytes.
+  static constexpr std::size_t header_bytes = 8;
+  static constexpr std::size_t max_record_bytes = 0xFFFFFFF0u;
+
+  // capacity is rounded up to a multiple of 8 (minimum 4 KiB).
+  explicit event_ring(std::size_t capacity_bytes);
+  ~event_ring();
+  event_ring(const event_ring&) = delete;
+  event_ring& operator=(const event_ring&) = delete;
+
+  // ---- producer (one thread) ----
+  // Space for one record of n bytes, not yet visible to the consumer; nullptr
+  // when the ring has no room for it behind what is already reserved.
+  char* try_reserve(std::size_t n) noexcept;
+  // Makes every reservation since the last commit()/rollback() visible.
+  void commit() noexcept;
+  // Forgets every reservation since the last commit()/rollback().
+  void rollback() noexcept;
+  // Bytes a record of n payload bytes takes in the ring (header and padding
+  // included, not counting wrap-around waste).
+  static std::size_t footprint(std::size_t n) noexcept { return header_bytes + ((n + 7) & ~std::size_t{7}); }
+
+  // ---- consumer (one thread) ----
+  struct record {
+    std::span<const char> bytes;
+    std::uint64_t next = 0;  // position of the record after this one
+  };
+  // Position of the oldest record not yet released.
+  std::uint64_t read_begin() const noexcept { return tail_.load(std::memory_order_relaxed); }
+  // The record at `pos` if one is published there; false when pos is the end.
+  bool read(std::uint64_t pos, record& out) const noexcept;
+  // Frees every record before `pos` (a position read() returned as next).
+  void release(std::uint64_t pos) noexcept;
+
+  // ---- either side, approximate when read from the other thread ----
+  std::size_t capacity() const noexcept { return capacity_; }
+  std::size_t used_bytes() const noexcept;
+  bool empty() const noexcept;
+
+ private:
+  std::size_t capacity_;
+  std::unique_ptr<char[]> data_;
+  // Each side's index on its own cache line, so the two threads don't share one.
+  alignas(64) std::atomic<std::uint64_t> head_{0};  // published by the producer
+  std::uint64_t reserve_ = 0;                        // producer only: end of reservations
+  std::uint64_t tail_cache_ = 0;                     // producer only: last tail seen
+  alignas(64) std::atomic<std::uint64_t> tail_{0};  // released by the consumer
+  char pad_[64 - sizeof(std::atomic<std::uint64_t>)];
+};
+
+}  // namespace tg::ring

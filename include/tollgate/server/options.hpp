@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: Apache-2.0
+// Every bound and timing of the front door, with its default. The command line
+// (config area) fills one of these; tests use options{} and change what they need.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "tollgate/cloudevents/validator.hpp"
+#include "tollgate/http/request_parser.hpp"
+
+namespace tg::server {
+
+struct options {
+  std::string listen = "127.0.0.1:4196";  // HOST:PORT; port 0 picks a free one (shared by all shards)
+  unsigned shards = 0;                     // 0: one per CPU in the affinity mask
+
+  http::parser_limits limits;              // head bytes (431), header count (431), body bytes (413)
+  cloudevents::options validation;         // events per request (413)
+
+  std::size_t max_connections = 16384;     // per shard; more are closed at accept
+  unsigned header_timeout_ms = 10000;      // first byte of a request to end of its head; then 408 + close
+  unsigned body_timeout_ms = 30000;        // end of head to end of body; then 408 + close
+  unsigned idle_timeout_ms = 60000;        // keep-alive connection with no request in progress; then close
+  unsigned admit_timeout_ms = 1000;        // a request waiting for ring space; then 503 + Retry-After
+  unsigned drain_timeout_ms = 10000;       // on SIGTERM: time to finish requests and flush the output
+  unsigned linger_ms = 2000;               // after a final response: read and discard before closing
+  std::size_t max_output_bytes = 1 << 20;  // unsent responses on one connection before reading pauses
+
+  std::size_t buffer_bytes = 64u << 20;    // event ring per shard
+  unsigned recv_buffers = 1024;            // provided receive buffers per shard (power of two)
+  unsigned recv_buffer_bytes = 16384;      // size of each
+  unsigned uring_entries = 4096;           // submission queue entries per shard
+  unsigned tick_ms = 50;                   // timer granularity for timeouts and retries
+};
+
+}  // namespace tg::server

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+// tollgate's entry point: parse flags, block the stop signals in every thread
+// (the gateway waits for them with sigwait), run, and turn start-up exceptions
+// into one log line and an exit status.
+#ifdef TOLLGATE_MIMALLOC
+#include <mimalloc.h>
+#endif
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "tollgate/base/log.hpp"
+#include "tollgate/config/flags.hpp"
+#include "tollgate/reactor/uring.hpp"
+#include "tollgate/server/gateway.hpp"
+#include "tollgate_config.h"
+
+namespace {
+std::string allocator_name() {
+#ifdef TOLLGATE_MIMALLOC
+  return "mimalloc " + std::to_string(mi_version());
+#else
+  return "system";  // sanitizer builds: ASan must own malloc
+#endif
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace tg;
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  config::config cfg;
+  try {
+    cfg = config::parse(argc, argv, [](const char* name) { return std::getenv(name); });
+  } catch (const config::usage_error& e) {
+    std::fprintf(stderr, "tollgate: %s\n", e.what());
+    return 2;
+  }
+  if (cfg.help) {
+    std::fputs(config::help_text().c_str(), stdout);
+    return 0;
+  }
+  if (cfg.version) {
+    std::printf("tollgate %s (march %s, allocator %s)\n", TOLLGATE_VERSION, TOLLGATE_MARCH, allocator_name().c_str());
+    return 0;
+  }
+  log::set_level(cfg.log_level);
+  if (cfg.upstream.rfind("http://", 0) == 0 || cfg.upstream.rfind("https://", 0) == 0) {
+    log::error("HTTP upstreams are not supported by this version yet; use --upstream stdout or file:PATH",
+               {{"upstream", cfg.upstream}});
+    return 2;
+  }
+  if (cfg.upstream_defaulted) {
+    log::info("no upstream configured (--upstream / OPENMETER_URL): writing accepted events to stdout as JSON Lines");
+  }
+  try {
+    server::gateway gw(cfg.server, cfg.output);
+    log::info("starting", {{"version", TOLLGATE_VERSION}, {"shards", gw.shard_count()}, {"march", TOLLGATE_MARCH},
+                           {"allocator", allocator_name()}});
+    const server::run_report report = gw.run();
+    if (report.events_left > 0) {
+      log::error("stopped with accepted events left unwritten", {{"events_left", report.events_left}});
+      return 1;
+    }
+    log::info("stopped", {{"events_left", 0}});
+    return 0;
+  } catch (const reactor::unsupported& e) {
+    log::error("io_uring is not usable here", {{"error", e.what()}});
+    return 3;
+  } catch (const std::exception& e) {
+    log::error("cannot start", {{"error", e.what()}});
+    return 2;
+  }
+}

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: Apache-2.0
+// Per-attribute rules for one CloudEvent (INGEST_API.md §2, DESIGN.md's
+// deliberate differences). Every value is checked as JSON down to its last
+// byte, because the event is forwarded byte for byte and must not be refused
+// upstream after tollgate has answered 204.
+#include "event_check.hpp"
+
+#include <cmath>
+
+#include "json_scan.hpp"
+#include "rfc3339.hpp"
+#include "uri_ref.hpp"
+
+namespace tg::cloudevents::detail {
+
+using simdjson::error_code;
+using simdjson::SUCCESS;
+
+namespace {
+
+// Attribute numbers: the five required ones first, in reporting order.
+enum attr : unsigned {
+  a_id, a_source, a_specversion, a_type, a_subject,
+  a_time, a_datacontenttype, a_dataschema, a_data, a_data_base64,
+  a_extension,
+};
+constexpr std::string_view attr_name[] = {"id",   "source",          "specversion", "type", "subject",
+                                          "time", "datacontenttype", "dataschema",  "data", "data_base64"};
+
+attr lookup(std::string_view k) noexcept {
+  switch (k.size()) {
+    case 2: return k == "id" ? a_id : a_extension;
+    case 4:
+      if (k == "time") return a_time;
+      if (k == "type") return a_type;
+      return k == "data" ? a_data : a_extension;
+    case 6: return k == "source" ? a_source : a_extension;
+    case 7: return k == "subject" ? a_subject : a_extension;
+    case 10: return k == "dataschema" ? a_dataschema : a_extension;
+    case 11:
+      if (k == "specversion") return a_specversion;
+      return k == "data_base64" ? a_data_base64 : a_extension;
+    case 15: return k == "datacontenttype" ? a_datacontenttype : a_extension;
+    default: return a_extension;
+  }
+}
+
+bool is_alnum(char c) noexcept {
+  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+// A value echoed in a detail: bounded, since it is the client's.
+std::string_view echo(std::string_view s) noexcept { return s.substr(0, 128); }
+
+}  // namespace
+
+error_code check_scalar(std::string_view tok) noexcept {
+  switch (tok.empty() ? '\0' : tok[0]) {
+    case '"': return valid_escapes(string_body(tok)) ? SUCCESS : simdjson::STRING_ERROR;
+    case 't': return tok == "true" ? SUCCESS : simdjson::T_ATOM_ERROR;
+    case 'f': return tok == "false" ? SUCCESS : simdjson::F_ATOM_ERROR;
+    case 'n': return tok == "null" ? SUCCESS : simdjson::N_ATOM_ERROR;
+    case '{': case '}': case '[': case ']': case ',': case ':': case '\0': return simdjson::TAPE_ERROR;
+    default: return valid_number(tok) ? SUCCESS : simdjson::NUMBER_ERROR;
+  }
+}
+
+error_code walk(sj::value& v, unsigned depth) noexcept {
+  std::string_view tok = v.raw_json_token();
+  if (tok[0] == '{') {
+    if (depth >= max_depth) return simdjson::DEPTH_ERROR;
+    sj::object obj;
+    SIMDJSON_TRY(v.get_object().get(obj));
+    for (auto item : obj) {
+      sj::field field;
+      SIMDJSON_TRY(std::move(item).get(field));
+      sj::value& fv = field.value();
+      std::string_view key = raw_key(field.key().raw(), fv.raw_json_token().data());
+      if (!valid_escapes(key)) return simdjson::STRING_ERROR;
+      SIMDJSON_TRY(walk(fv, depth + 1));
+    }
+    return SUCCESS;
+  }
+  if (tok[0] == '[') {
+    if (depth >= max_depth) return simdjson::DEPTH_ERROR;
+    sj::array arr;
+    SIMDJSON_TRY(v.get_array().get(arr));
+    for (auto item : arr) {
+      sj::value ev;
+      SIMDJSON_TRY(std::move(item).get(ev));
+      SIMDJSON_TRY(walk(ev, depth + 1));
+    }
+    return SUCCESS;
+  }
+  // A scalar left unconsumed is stepped over by the enclosing iteration.
+  return check_scalar(trim_token(tok));
+}
+
+void event_check::reset() noexcept {
+  for (auto& p : req_) p = problem::missing;
+  seen_ = 0;
+  other_ = false;
+}
+
+bool event_check::failed() const noexcept {
+  for (auto p : req_) {
+    if (p != problem::ok) return true;
+  }
+  return other_;
+}
+
+void event_check::set_problem(std::string_view a, std::string_view b, std::string_view c) {
+  if (other_) return;  // the first one met is the one reported
+  other_ = true;
+  other_msg_.assign(a);
+  other_msg_.append(b);
+  other_msg_.append(c);
+}
+
+void event_check::describe(std::string& out) const {
+  for (unsigned i = 0; i < required_count; ++i) {
+    std::string_view name = attr_name[i];
+    switch (req_[i]) {
+      case problem::ok: continue;
+      case problem::missing: out.append(name).append(" is missing"); return;
+      case problem::not_string: out.append(name).append(" must be a string"); return;
+      case problem::empty: out.append(name).append(" must not be empty"); return;
+      case problem::null: out.append(name).append(" must not be null"); return;
+      case problem::bad_value:
+        out.append(i == a_specversion ? "specversion must be 1.0 or 0.3, got \""
+                                      : "source must be a valid URI reference, got \"");
+        out.append(echo(bad_[i])).append("\"");
+        return;
+    }
+  }
+  if (other_) out.append(other_msg_);
+}
+
+error_code event_check::scan(sj::object& obj, event_ref& ev) {
+  reset();
+  // No `time`: it is inserted right after the '{'.
+  ev.fix = time_fix::insert;
+  ev.at = ev.begin + 1;
+  for (auto item : obj) {
+    sj::field field;
+    SIMDJSON_TRY(std::move(item).get(field));
+    sj::value& v = field.value();
+    std::string_view tok = v.raw_json_token();
+    std::string_view key = raw_key(field.key().raw(), tok.data());
+    if (has_backslash(key)) SIMDJSON_TRY(field.unescaped_key().get(key));  // rare: "\u0069d" is "id"
+    attr a = lookup(key);
+    if (a == a_extension) {
+      SIMDJSON_TRY(extension(key, v, tok));
+      continue;
+    }
+    // A second `time` would be stamped over or kept at random; a second
+    // specversion is refused by sdk-go. Refuse every repeated attribute.
+    if (seen_ & (1u << a)) {
+      SIMDJSON_TRY(walk(v, 0));
+      set_problem("duplicate attribute \"", key, "\"");
+      continue;
+    }
+    seen_ = static_cast<std::uint16_t>(seen_ | (1u << a));
+    SIMDJSON_TRY(a < required_count ? required(a, v, tok) : optional(a, v, tok, ev));
+  }
+  return SUCCESS;
+}
+
+error_code event_check::required(unsigned i, sj::value& v, std::string_view tok) {
+  if (tok[0] != '"') {
+    SIMDJSON_TRY(walk(v, 0));
+    req_[i] = tok[0] == 'n' ? problem::null : problem::not_string;
+    return SUCCESS;
+  }
+  std::string_view s = string_body(tok);
+  if (s.empty()) {
+    req_[i] = problem::empty;
+    return SUCCESS;
+  }
+  if (i == a_source || i == a_specversion) {
+    if (has_backslash(s)) SIMDJSON_TRY(v.get_string().get(s));
+    bool good = i == a_specversion ? (s == "1.0" || s == "0.3") : valid_uri_reference(s);
+    if (!good) {
+      req_[i] = problem::bad_value;
+      bad_[i] = s;
+      return SUCCESS;
+    }
+  } else if (!valid_escapes(s)) {
+    return simdjson::STRING_ERROR;
+  }
+  req_[i] = problem::ok;
+  return SUCCESS;
+}
+
+error_code event_check::optional(unsigned a, sj::value& v, std::string_view tok, event_ref& ev) {
+  const char c = tok[0];
+  if (c == 'n') {  // null is allowed for every optional attribute but data_base64
+    SIMDJSON_TRY(walk(v, 0));
+    if (a == a_time) {
+      ev.fix = time_fix::replace_null;
+      ev.at = static_cast<std::uint32_t>(tok.data() - base);
+    }
+    if (a == a_data_base64) set_problem("data_base64 is not supported; send data as a JSON object");
+    return SUCCESS;
+  }
+  if (a == a_data) {
+    SIMDJSON_TRY(walk(v, 0));
+    if (c != '{') set_problem("data must be a JSON object or null");
+    return SUCCESS;
+  }
+  if (a == a_data_base64) {
+    SIMDJSON_TRY(walk(v, 0));
+    set_problem("data_base64 is not supported; send data as a JSON object");
+    return SUCCESS;
+  }
+  if (c != '"') {
+    SIMDJSON_TRY(walk(v, 0));
+    set_problem(attr_name[a], a == a_time ? " must be a string" : " must be a string or null");
+    return SUCCESS;
+  }
+  std::string_view s = string_body(tok);
+  if (has_backslash(s)) SIMDJSON_TRY(v.get_string().get(s));
+  switch (a) {
+    case a_time:
+      ev.fix = time_fix::none;
+      if (!valid_rfc3339(s)) {
+        set_problem("time must be an RFC 3339 date-time such as \"2023-01-01T00:00:00Z\", got \"", echo(s), "\"");
+      }
+      break;
+    case a_datacontenttype:
+      if (s != "application/json") {
+        set_problem("datacontenttype must be \"application/json\" or null, got \"", echo(s), "\"");
+      }
+      break;
+    default:  // dataschema
+      if (s.empty()) set_problem("dataschema must not be empty");
+      break;
+  }
+  return SUCCESS;
+}
+
+error_code event_check::extension(std::string_view name, sj::value& v, std::string_view tok) {
+  if (version == api::v3) {
+    SIMDJSON_TRY(walk(v, 0));
+    set_problem("property \"", echo(name), "\" is unsupported");
+    return SUCCESS;
+  }
+  bool good_name = !name.empty();
+  for (char c : name) good_name = good_name && is_alnum(c);
+  if (!good_name) {
+    SIMDJSON_TRY(walk(v, 0));
+    set_problem("attribute name \"", echo(name), "\" must consist of letters a-z, A-Z and digits 0-9 only");
+    return SUCCESS;
+  }
+  // sdk-go keeps an extension only as a string, a boolean, an int32 or null.
+  const char c = tok[0];
+  if (c == '-' || is_digit(c)) {
+    SIMDJSON_TRY(check_scalar(trim_token(tok)));
+    double d = 0;
+    SIMDJSON_TRY(v.get_double().get(d));
+    if (d != std::trunc(d) || d < -2147483648.0 || d > 2147483647.0) {
+      set_problem("attribute \"", echo(name), "\" must be an integer within int32 range");
+    }
+    return SUCCESS;
+  }
+  SIMDJSON_TRY(walk(v, 0));
+  if (c == '{' || c == '[') {
+    set_problem("attribute \"", echo(name), "\" must be a string, a boolean, an integer or null");
+  }
+  return SUCCESS;
+}
+
+}  // namespace tg::cloudevents::detail

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: Apache-2.0
+// Flag table. Precedence: command line, then environment, then default. Sizes
+// take an optional KiB/MiB/GiB suffix; durations are whole milliseconds.
+#include "tollgate/config/flags.hpp"
+
+#include <charconv>
+#include <cstdint>
+#include <vector>
+
+#include "tollgate_config.h"
+
+namespace tg::config {
+namespace {
+
+struct flag {
+  const char* name;      // without the leading --
+  const char* env;       // environment variable
+  const char* meta;      // value placeholder, "" for a switch
+  std::string def;       // default, as shown in --help
+  const char* help;
+  std::function<void(config&, const std::string&)> set;
+};
+
+std::uint64_t parse_number(const std::string& flag_name, const std::string& v, bool size) {
+  std::uint64_t n = 0;
+  const char* first = v.data();
+  const char* last = v.data() + v.size();
+  auto [p, ec] = std::from_chars(first, last, n);
+  if (ec != std::errc() || p == first) throw usage_error("--" + flag_name + ": \"" + v + "\" is not a number");
+  std::string suffix(p, last);
+  std::uint64_t mul = 1;
+  if (suffix.empty()) {
+  } else if (size && (suffix == "KiB" || suffix == "k" || suffix == "K")) {
+    mul = 1024;
+  } else if (size && (suffix == "MiB" || suffix == "M")) {
+    mul = 1024 * 1024;
+  } else if (size && (suffix == "GiB" || suffix == "G")) {
+    mul = 1024ull * 1024 * 1024;
+  } else {
+    throw usage_error("--" + flag_name + ": unknown suffix in \"" + v + "\"" + (size ? " (use KiB, MiB or GiB)" : ""));
+  }
+  return n * mul;
+}
+
+template <class T>
+std::function<void(config&, const std::string&)> number(const char* name, T server::options::*member, bool size,
+                                                        std::uint64_t min, std::uint64_t max) {
+  return [=](config& c, const std::string& v) {
+    const std::uint64_t n = parse_number(name, v, size);
+    if (n < min || n > max) {
+      throw usage_error(std::string("--") + name + ": " + v + " is out of range [" + std::to_string(min) + ", " +
+                        std::to_string(max) + "]");
+    }
+    c.server.*member = static_cast<T>(n);
+  };
+}
+
+std::vector<flag> table() {
+  const server::options d;
+  std::vector<flag> t;
+  t.push_back({"listen", "TOLLGATE_LISTEN", "HOST:PORT", d.listen,
+               "Address to accept clients on; every shard binds it with SO_REUSEPORT. Port 0 picks a free port "
+               "(logged in the \"listening\" line).",
+               [](config& c, const std::string& v) { c.server.listen = v; }});
+  t.push_back({"shards", "TOLLGATE_SHARDS", "N", "CPUs in the affinity mask",
+               "Reactor threads, each pinned to a CPU with its own io_uring, listener and event ring.",
+               number("shards", &server::options::shards, false, 1, 1024)});
+  t.push_back({"upstream", "OPENMETER_URL", "URL", "stdout",
+               "Where accepted events go: stdout or file:PATH (JSON Lines, one event per line). "
+               "http(s):// OpenMeter URLs arrive with the forwarding release and are refused for now.",
+               [](config& c, const std::string& v) { c.upstream = v; }});
+  t.push_back({"upstream-token", "OPENMETER_TOKEN", "TOKEN", "none",
+               "Bearer token for the OpenMeter upstream. Never logged.",
+               [](config& c, const std::string& v) { c.upstream_token = v; }});
+  t.push_back({"max-head-bytes", "TOLLGATE_MAX_HEAD_BYTES", "SIZE", "16KiB",
+               "Largest request line + headers; larger gets 431 and the connection is closed.",
+               [](config& c, const std::string& v) {
+                 c.server.limits.max_head_bytes = parse_number("max-head-bytes", v, true);
+                 if (c.server.limits.max_head_bytes < 256) throw usage_error("--max-head-bytes: at least 256");
+               }});
+  t.push_back({"max-headers", "TOLLGATE_MAX_HEADERS", "N", std::to_string(d.limits.max_headers),
+               "Most header fields in one request; more gets 431.",
+               [](config& c, const std::string& v) {
+                 c.server.limits.max_headers = parse_number("max-headers", v, false);
+                 if (c.server.limits.max_headers < 1) throw usage_error("--max-headers: at least 1");
+               }});
+  t.push_back({"max-body-bytes", "TOLLGATE_MAX_BODY_BYTES", "SIZE", "4MiB",
+               "Largest request body; a Content-Length over it gets 413 before the body is read.",
+               [](config& c, const std::string& v) {
+                 c.server.limits.max_body_bytes = parse_number("max-body-bytes", v, true);
+                 if (c.server.limits.max_body_bytes < 1024) throw usage_error("--max-body-bytes: at least 1KiB");
+               }});
+  t.push_back({"max-events-per-request", "TOLLGATE_MAX_EVENTS_PER_REQUEST", "N",
+               std::to_string(d.validation.max_events), "Most events in one request; more gets 413.",
+               [](config& c, const std::string& v) {
+                 c.server.validation.max_events = parse_number("max-events-per-request", v, false);
+                 if (c.server.validation.max_events < 1) throw usage_error("--max-events-per-request: at least 1");
+               }});
+  t.push_back({"max-connections", "TOLLGATE_MAX_CONNECTIONS", "N", std::to_string(d.max_connections),
+               "Open client connections per shard; more are closed as soon as they are accepted.",
+               number("max-connections", &server::options::max_connections, false, 1, 1u << 24)});
+  t.push_back({"header-timeout-ms", "TOLLGATE_HEADER_TIMEOUT_MS", "MS", std::to_string(d.header_timeout_ms),
+               "Time from a request's first byte to the end of its headers; then 408 and close.",
+               number("header-timeout-ms", &server::options::header_timeout_ms, false, 1, 3600000)});
+  t.push_back({"body-timeout-ms", "TOLLGATE_BODY_TIMEOUT_MS", "MS", std::to_string(d.body_timeout_ms),
+               "Time from the end of the headers to the end of the body; then 408 and close.",
+               number("body-timeout-ms", &server::options::body_timeout_ms, false, 1, 3600000)});
+  t.push_back({"idle-timeout-ms", "TOLLGATE_IDLE_TIMEOUT_MS", "MS", std::to_string(d.idle_timeout_ms),
+               "Keep-alive connections with no request in progress are closed after this.",
+               number("idle-timeout-ms", &server::options::idle_timeout_ms, false, 1, 86400000)});
+  t.push_back({"buffer-bytes", "TOLLGATE_BUFFER_BYTES", "SIZE", "64MiB",
+               "Event ring per shard. When full, the shard stops reading the connection (TCP pushes back); a "
+               "request still not admitted after --admit-timeout-ms gets 503 with Retry-After. Must be at least "
+               "twice --max-body-bytes.",
+               number("buffer-bytes", &server::options::buffer_bytes, true, 64 * 1024, 1ull << 40)});
+  t.push_back({"admit-timeout-ms", "TOLLGATE_ADMIT_TIMEOUT_MS", "MS", std::to_string(d.admit_timeout_ms),
+               "How long a request waits for room in a full event ring before 503.",
+               number("admit-timeout-ms", &server::options::admit_timeout_ms, false, 0, 600000)});
+  t.push_back({"drain-timeout-ms", "TOLLGATE_DRAIN_TIMEOUT_MS", "MS", std::to_string(d.drain_timeout_ms),
+               "On SIGTERM/SIGINT: time to finish requests in progress and write out buffered events. Events "
+               "still unwritten then are counted in the last log line and the exit status is 1.",
+               number("drain-timeout-ms", &server::options::drain_timeout_ms, false, 0, 3600000)});
+  t.push_back({"recv-buffers", "TOLLGATE_RECV_BUFFERS", "N", std::to_string(d.recv_buffers),
+               "Receive buffers per shard in the io_uring provided-buffer ring (a power of two).",
+               [](config& c, const std::string& v) {
+                 const auto n = parse_number("recv-buffers", v, false);
+                 if (n == 0 || n > 32768 || (n & (n - 1)) != 0) throw usage_error("--recv-buffers: a power of two up to 32768");
+                 c.server.recv_buffers = static_cast<unsigned>(n);
+               }});
+  t.push_back({"recv-buffer-bytes", "TOLLGATE_RECV_BUFFER_BYTES", "SIZE", "16KiB", "Size of each receive buffer.",
+               number("recv-buffer-bytes", &server::options::recv_buffer_bytes, true, 1024, 1u << 20)});
+  t.push_back({"log-level", "TOLLGATE_LOG_LEVEL", "LEVEL", "info",
+               "debug, info, warn, error or off. Logs are JSON lines on stderr.",
+               [](config& c, const std::string& v) {
+                 if (!log::parse_level(v, c.log_level)) throw usage_error("--log-level: \"" + v + "\" is not one of debug, info, warn, error, off");
+               }});
+  return t;
+}
+
+}  // namespace
+
+config parse(int argc, const char* const* argv, const std::function<const char*(const char*)>& getenv) {
+  config c;
+  const std::vector<flag> flags = table();
+  std::vector<bool> seen(flags.size(), false);
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      c.help = true;
+      continue;
+    }
+    if (arg == "--version") {
+      c.version = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0) throw usage_error("unexpected argument \"" + arg + "\" (see --help)");
+    std::string name = arg.substr(2);
+    std::string value;
+    bool has_value = false;
+    if (const auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name.resize(eq);
+      has_value = true;
+    }
+    std::size_t k = 0;
+    while (k < flags.size() && name != flags[k].name) ++k;
+    if (k == flags.size()) throw usage_error("unknown flag --" + name + " (see --help)");
+    if (!has_value) {
+      if (i + 1 >= argc) throw usage_error("--" + name + " needs a value");
+      value = argv[++i];
+    }
+    flags[k].set(c, value);
+    seen[k] = true;
+  }
+  for (std::size_t k = 0; k < flags.size(); ++k) {
+    if (seen[k]) continue;
+    if (const char* v = getenv(flags[k].env); v != nullptr && *v != '\0') flags[k].set(c, v);
+  }
+  if (c.upstream.empty()) {
+    c.upstream = "stdout";
+    c.upstream_defaulted = true;
+  }
+  c.output.target = c.upstream;
+  if (c.server.buffer_bytes < 2 * c.server.limits.max_body_bytes) {
+    throw usage_error("--buffer-bytes must be at least twice --max-body-bytes, so that any accepted request fits");
+  }
+  return c;
+}
+
+std::string help_text() {
+  std::string out =
+      "tollgate " TOLLGATE_VERSION " - an OpenMeter-compatible ingest gateway for CloudEvents.\n"
+      "\n"
+      "Accepts POST /api/v1/events (204) and /api/v3/openmeter/events (202) exactly as OpenMeter does,\n"
+      "validates every event, and writes accepted events to the output. Also serves GET /healthz,\n"
+      "/readyz and /metrics (Prometheus) on the same port. SIGTERM/SIGINT stop accepting, finish\n"
+      "requests in progress, flush the output and exit.\n"
+      "\n"
+      "Usage: tollgate [--flag VALUE | --flag=VALUE]...\n"
+      "Each flag can also be set through the environment variable shown; the command line wins.\n"
+      "\n";
+  for (const flag& f : table()) {
+    std::string line = "  --" + std::string(f.name);
+    if (*f.meta) line += " " + std::string(f.meta);
+    out += line + "\n      " + f.help + "\n      [env " + f.env + "; default: " + f.def + "]\n";
+  }
+  out +=
+      "  --help\n      Show this text.\n"
+      "  --version\n      Print the version and exit.\n"
+      "\n"
+      "Exit status: 0 after a clean stop; 1 if accepted events were left unwritten at the drain\n"
+      "deadline; 2 for a usage or start-up error; 3 when io_uring is unavailable on this host.\n";
+  return out;
+}
+
+}  // namespace tg::config

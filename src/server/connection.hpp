@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+// One client connection: its parser, its buffered input and output, and where
+// it stands. Lives in its shard's connection table; touched only by that shard.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "tollgate/http/request_parser.hpp"
+
+namespace tg::server {
+
+struct connection {
+  explicit connection(const http::parser_limits& limits) : parser(limits) {}
+
+  int fd = -1;
+  std::uint32_t gen = 0;  // bumped every time the slot is freed
+  bool in_use = false;
+
+  http::request_parser parser;
+
+  // Received bytes the parser has not taken yet (it stopped on a parked request,
+  // a full output, or a final response). Usually empty: input is fed straight
+  // from the receive buffer.
+  std::string stash;
+  std::size_t stash_off = 0;
+
+  // Responses not yet handed to the kernel, and the buffer of the send in
+  // flight (never modified while the kernel reads it).
+  std::string out_pending;
+  std::string out_sending;
+  std::size_t sent = 0;
+
+  bool recv_armed = false;      // a multishot recv is outstanding
+  bool recv_cancelling = false; // we asked the kernel to cancel it
+  bool send_inflight = false;
+
+  bool parked = false;          // a complete request waits for event-ring space
+  std::uint64_t parked_since = 0;
+  bool head_done = false;       // current request's head seen
+  bool close_after_send = false;  // a final response is queued: no more requests
+  bool peer_closed = false;     // EOF from the client
+  bool lingering = false;       // write side shut down; discarding input until EOF or deadline
+  bool closing = false;         // waiting for outstanding operations before close(2)
+
+  std::uint64_t deadline_ms = 0;  // the timeout that applies now (0: none)
+  int deadline_kind = 0;          // which one (see shard.cpp)
+
+  bool has_stash() const { return stash_off < stash.size(); }
+};
+
+}  // namespace tg::server

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: Apache-2.0
+// Process lifecycle. Shard threads are pinned one per CPU of the affinity mask
+// (wrapping around when there are more shards than CPUs). The main thread only
+// waits for a signal, then flips the stop flag that every shard reads on its
+// next tick, joins them, and lets the output drain what is left.
+#include "tollgate/server/gateway.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <exception>
+#include <memory>
+#include <thread>
+
+#include "listener.hpp"
+#include "tollgate/base/clock.hpp"
+#include "tollgate/base/log.hpp"
+#include "tollgate/reactor/uring.hpp"
+#include "tollgate/server/shard.hpp"
+
+namespace tg::server {
+
+std::vector<int> affinity_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) {
+    for (int i = 0; i < CPU_SETSIZE; ++i) {
+      if (CPU_ISSET(i, &set)) cpus.push_back(i);
+    }
+  }
+  if (cpus.empty()) cpus.push_back(0);
+  return cpus;
+}
+
+struct gateway::impl {
+  options opts;
+  output::options out_opts;
+  std::vector<int> listen_fds;
+  unsigned short port = 0;
+  process_state process;
+  std::vector<std::unique_ptr<ring::event_ring>> rings;
+  std::vector<std::unique_ptr<metrics::shard_metrics>> counters;
+  metrics::output_metrics out_counters;
+};
+
+gateway::gateway(const options& opts, const output::options& out) : impl_(new impl) {
+  impl_->opts = opts;
+  impl_->out_opts = out;
+  if (impl_->opts.shards == 0) impl_->opts.shards = static_cast<unsigned>(affinity_cpus().size());
+  impl_->listen_fds = bind_listeners(opts.listen, impl_->opts.shards, impl_->port);
+  for (unsigned i = 0; i < impl_->opts.shards; ++i) {
+    impl_->rings.push_back(std::make_unique<ring::event_ring>(opts.buffer_bytes));
+    impl_->counters.push_back(std::make_unique<metrics::shard_metrics>());
+    impl_->process.rings.push_back(impl_->rings.back().get());
+    impl_->process.shard_metrics.push_back(impl_->counters.back().get());
+  }
+  impl_->process.output = &impl_->out_counters;
+  const timespec t = wall_now();
+  impl_->process.start_time_seconds = static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+}
+
+gateway::~gateway() {
+  for (int fd : impl_->listen_fds) {
+    if (fd >= 0) ::close(fd);
+  }
+  delete impl_;
+}
+
+unsigned short gateway::port() const { return impl_->port; }
+unsigned gateway::shard_count() const { return impl_->opts.shards; }
+
+run_report gateway::run() {
+  impl& g = *impl_;
+  output::jsonl_writer writer(g.out_opts, g.process.rings, g.out_counters);
+  writer.start();
+
+  const std::vector<int> cpus = affinity_cpus();
+  std::vector<std::thread> threads;
+  std::vector<std::unique_ptr<shard>> shards;
+  std::vector<std::exception_ptr> failures(g.opts.shards);
+  std::atomic<unsigned> failed{0};
+  for (unsigned i = 0; i < g.opts.shards; ++i) {
+    shards.push_back(std::make_unique<shard>(i, g.opts, g.listen_fds[i], *g.rings[i], *g.counters[i], g.process));
+    g.listen_fds[i] = -1;  // the shard owns it now
+    threads.emplace_back([&, i] {
+      try {
+        shards[i]->run();
+      } catch (...) {
+        failures[i] = std::current_exception();
+        failed.fetch_add(1);
+        g.process.stopping.store(true);
+        ::kill(::getpid(), SIGTERM);  // wake the main thread
+      }
+    });
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpus[i % cpus.size()], &set);
+    ::pthread_setaffinity_np(threads.back().native_handle(), sizeof set, &set);
+  }
+  log::info("listening", {{"address", g.opts.listen}, {"port", static_cast<unsigned>(g.port)},
+                          {"shards", g.opts.shards}, {"output", writer.describe()}});
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  ::sigwait(&set, &sig);
+  if (failed.load() == 0) {
+    log::info("stopping: finishing requests in progress", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+  }
+  const std::uint64_t deadline = monotonic_ms() + g.opts.drain_timeout_ms;
+  g.process.stopping.store(true, std::memory_order_release);
+  for (auto& t : threads) t.join();
+  run_report report;
+  report.events_left = writer.stop(deadline);
+  for (auto& f : failures) {
+    if (f) std::rethrow_exception(f);
+  }
+  return report;
+}
+
+}  // namespace tg::server

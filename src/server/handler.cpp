@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: Apache-2.0
+// Routing and the ingest path. A request is admitted whole: every event is
+// reserved in the ring, then all are committed together, or none is.
+#include "handler.hpp"
+
+#include <array>
+
+#include "status_map.hpp"
+#include "tollgate/base/clock.hpp"
+#include "tollgate/metrics/prometheus.hpp"
+
+namespace tg::server {
+namespace {
+using hdr = std::pair<std::string_view, std::string_view>;
+const std::array<hdr, 1> allow_post = {hdr{"Allow", "POST"}};
+const std::array<hdr, 1> allow_get = {hdr{"Allow", "GET, HEAD"}};
+const std::array<hdr, 1> retry_after = {hdr{"Retry-After", "1"}};
+
+constexpr std::string_view v1_path = "/api/v1/events";
+constexpr std::string_view v3_path = "/api/v3/openmeter/events";
+}  // namespace
+
+handler::handler(const options& opts, ring::event_ring& ring, metrics::shard_metrics& counters,
+                 const process_state& process)
+    : opts_(opts), ring_(ring), counters_(counters), process_(process), validator_(opts.validation) {
+  events_.reserve(opts.validation.max_events);
+}
+
+bool handler::ready() const {
+  if (process_.stopping.load(std::memory_order_relaxed)) return false;
+  for (const ring::event_ring* r : process_.rings) {
+    if (static_cast<double>(r->used_bytes()) > process_.ready_fill * static_cast<double>(r->capacity())) return false;
+  }
+  return true;
+}
+
+outcome handler::handle(const http::request& req, http::connection conn, std::string& out, bool admit_expired) {
+  const std::string_view path = req.path;
+  const bool get = req.verb == http::method::get || req.verb == http::method::head;
+  const bool head_only = req.verb == http::method::head;
+
+  if (path == v1_path || path == v3_path) {
+    const auto ep = path == v1_path ? metrics::endpoint::ingest_v1 : metrics::endpoint::ingest_v3;
+    if (req.verb != http::method::post) {
+      http::write_problem(out, 405, "method " + std::string(req.method_name) + " is not allowed on " + std::string(path) + "; use POST", conn, allow_post);
+      counters_.count_request(ep, 405);
+      return outcome::answered;
+    }
+    return ingest(req, path == v1_path ? cloudevents::api::v1 : cloudevents::api::v3, conn, out, admit_expired);
+  }
+
+  metrics::endpoint ep = metrics::endpoint::other;
+  if (path == "/healthz") ep = metrics::endpoint::healthz;
+  else if (path == "/readyz") ep = metrics::endpoint::readyz;
+  else if (path == "/metrics") ep = metrics::endpoint::metrics;
+
+  if (ep == metrics::endpoint::other) {
+    http::write_problem(out, 404, "no route for " + std::string(path), conn);
+    counters_.count_request(ep, 404);
+    return outcome::answered;
+  }
+  if (!get) {
+    http::write_problem(out, 405, "method " + std::string(req.method_name) + " is not allowed on " + std::string(path) + "; use GET", conn, allow_get);
+    counters_.count_request(ep, 405);
+    return outcome::answered;
+  }
+  const std::size_t before = out.size();
+  int status = 200;
+  std::string_view body;
+  if (ep == metrics::endpoint::healthz) {
+    body = "ok\n";
+  } else if (ep == metrics::endpoint::readyz) {
+    const bool ok = ready();
+    status = ok ? 200 : 503;
+    body = ok ? "ready\n" : "not ready\n";
+  } else {
+    metrics_page(conn, out, head_only);
+    counters_.count_request(ep, 200);
+    return outcome::answered;
+  }
+  http::write_body(out, status, "text/plain; charset=utf-8", body, conn);
+  if (head_only) out.resize(out.size() - body.size());
+  (void)before;
+  counters_.count_request(ep, status);
+  return outcome::answered;
+}
+
+void handler::metrics_page(http::connection conn, std::string& out, bool head_only) {
+  std::vector<metrics::shard_view> shards;
+  shards.reserve(process_.shard_metrics.size());
+  for (std::size_t i = 0; i < process_.shard_metrics.size(); ++i) {
+    const ring::event_ring* r = process_.rings[i];
+    shards.push_back({process_.shard_metrics[i], r->used_bytes(), r->capacity()});
+  }
+  scratch_.clear();
+  metrics::render({shards, process_.output, process_.start_time_seconds, ready()}, scratch_);
+  http::write_body(out, 200, "text/plain; version=0.0.4; charset=utf-8", scratch_, conn);
+  if (head_only) out.resize(out.size() - scratch_.size());
+}
+
+outcome handler::ingest(const http::request& req, cloudevents::api version, http::connection conn,
+                        std::string& out, bool admit_expired) {
+  const auto ep = version == cloudevents::api::v1 ? metrics::endpoint::ingest_v1 : metrics::endpoint::ingest_v3;
+  const auto type = req.has_content_type ? cloudevents::classify(req.content_type) : cloudevents::media_type::unsupported;
+  cloudevents::error err;
+  if (!validator_.validate(req.body, type, version, events_, err)) {
+    const ingest_failure f = map_ingest_error(err.code);
+    http::write_problem(out, f.status, err.detail, conn);
+    counters_.ingest_rejected[static_cast<std::size_t>(f.reason)].add();
+    counters_.count_request(ep, f.status);
+    return outcome::answered;
+  }
+
+  // Stamp events without a time with one receipt time for the whole request.
+  char now[rfc3339_millis_len];
+  bool have_now = false;
+  std::size_t bytes = 0;
+  for (const cloudevents::event_ref& ev : events_) {
+    if (ev.fix != cloudevents::time_fix::none && !have_now) {
+      format_rfc3339_millis(wall_now(), now);
+      have_now = true;
+    }
+    const std::size_t n = cloudevents::stamped_size(ev);
+    char* dst = ring_.try_reserve(n);
+    if (dst == nullptr) {
+      ring_.rollback();
+      if (!admit_expired) return outcome::park;
+      http::write_problem(out, 503, "the event buffer is full; retry later", conn, retry_after);
+      counters_.ingest_rejected[static_cast<std::size_t>(metrics::reject_reason::buffer_full)].add();
+      counters_.count_request(ep, 503);
+      return outcome::answered;
+    }
+    cloudevents::stamp(req.body, ev, std::string_view(now, have_now ? sizeof now : 0), dst);
+    bytes += n;
+  }
+  ring_.commit();
+  counters_.events_accepted.add(events_.size());
+  counters_.event_bytes_accepted.add(bytes);
+  const int status = version == cloudevents::api::v1 ? 204 : 202;
+  http::write_empty(out, status, conn);
+  counters_.count_request(ep, status);
+  return outcome::answered;
+}
+
+}  // namespace tg::server
