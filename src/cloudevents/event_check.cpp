@@ -72,8 +72,8 @@ error_code walk(sj::value& v, unsigned depth) noexcept {
     sj::object obj;
     SIMDJSON_TRY(v.get_object().get(obj));
     for (auto item : obj) {
-      sj::field field;
-      SIMDJSON_TRY(std::move(item).get(field));
+      SIMDJSON_TRY(item.error());
+      sj::field& field = item.value_unsafe();  // no copy: see scan()
       sj::value& fv = field.value();
       std::string_view key = raw_key(field.key().raw(), fv.raw_json_token().data());
       if (!valid_escapes(key)) return simdjson::STRING_ERROR;
@@ -86,9 +86,8 @@ error_code walk(sj::value& v, unsigned depth) noexcept {
     sj::array arr;
     SIMDJSON_TRY(v.get_array().get(arr));
     for (auto item : arr) {
-      sj::value ev;
-      SIMDJSON_TRY(std::move(item).get(ev));
-      SIMDJSON_TRY(walk(ev, depth + 1));
+      SIMDJSON_TRY(item.error());
+      SIMDJSON_TRY(walk(item.value_unsafe(), depth + 1));
     }
     return SUCCESS;
   }
@@ -142,13 +141,18 @@ error_code event_check::scan(sj::object& obj, event_ref& ev) {
   ev.fix = time_fix::insert;
   ev.at = ev.begin + 1;
   for (auto item : obj) {
-    sj::field field;
-    SIMDJSON_TRY(std::move(item).get(field));
+    // Used in place: moving the field out costs a copy whose 16-byte reload
+    // misses store forwarding (a measurable stall per attribute).
+    SIMDJSON_TRY(item.error());
+    sj::field& field = item.value_unsafe();
     sj::value& v = field.value();
     std::string_view tok = v.raw_json_token();
     std::string_view key = raw_key(field.key().raw(), tok.data());
-    if (has_backslash(key)) SIMDJSON_TRY(field.unescaped_key().get(key));  // rare: "\u0069d" is "id"
     attr a = lookup(key);
+    if (a == a_extension && has_backslash(key)) {  // rare: "\u0069d" is "id"
+      SIMDJSON_TRY(field.unescaped_key().get(key));
+      a = lookup(key);
+    }
     if (a == a_extension) {
       SIMDJSON_TRY(extension(key, v, tok));
       continue;

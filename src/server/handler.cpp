@@ -3,7 +3,9 @@
 // reserved in the ring, then all are committed together, or none is.
 #include "handler.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cstring>
 
 #include "status_map.hpp"
 #include "tollgate/base/clock.hpp"
@@ -18,6 +20,18 @@ const std::array<hdr, 1> retry_after = {hdr{"Retry-After", "1"}};
 
 constexpr std::string_view v1_path = "/api/v1/events";
 constexpr std::string_view v3_path = "/api/v3/openmeter/events";
+
+// Valid JSON can hold a raw CR or LF only as white space between tokens (inside
+// strings they must be escaped), so turning them into spaces changes no value,
+// and keeps a pretty-printed event on one line of JSON Lines output.
+bool has_line_break(std::string_view body) noexcept {
+  return std::memchr(body.data(), '\n', body.size()) != nullptr ||
+         std::memchr(body.data(), '\r', body.size()) != nullptr;
+}
+
+void flatten_line_breaks(char* p, std::size_t n) noexcept {
+  std::replace_if(p, p + n, [](char ch) { return ch == '\n' || ch == '\r'; }, ' ');
+}
 }  // namespace
 
 handler::handler(const options& opts, ring::event_ring& ring, metrics::shard_metrics& counters,
@@ -64,7 +78,6 @@ outcome handler::handle(const http::request& req, http::connection conn, std::st
     counters_.count_request(ep, 405);
     return outcome::answered;
   }
-  const std::size_t before = out.size();
   int status = 200;
   std::string_view body;
   if (ep == metrics::endpoint::healthz) {
@@ -80,7 +93,6 @@ outcome handler::handle(const http::request& req, http::connection conn, std::st
   }
   http::write_body(out, status, "text/plain; charset=utf-8", body, conn);
   if (head_only) out.resize(out.size() - body.size());
-  (void)before;
   counters_.count_request(ep, status);
   return outcome::answered;
 }
@@ -103,7 +115,10 @@ outcome handler::ingest(const http::request& req, cloudevents::api version, http
   const auto ep = version == cloudevents::api::v1 ? metrics::endpoint::ingest_v1 : metrics::endpoint::ingest_v3;
   const auto type = req.has_content_type ? cloudevents::classify(req.content_type) : cloudevents::media_type::unsupported;
   cloudevents::error err;
-  if (!validator_.validate(req.body, type, version, events_, err)) {
+  const bool valid = type == cloudevents::media_type::unsupported
+                         ? (err = cloudevents::media_type_error(req.content_type), false)
+                         : validator_.validate(req.body, type, version, events_, err);
+  if (!valid) {
     const ingest_failure f = map_ingest_error(err.code);
     http::write_problem(out, f.status, err.detail, conn);
     counters_.ingest_rejected[static_cast<std::size_t>(f.reason)].add();
@@ -114,6 +129,7 @@ outcome handler::ingest(const http::request& req, cloudevents::api version, http
   // Stamp events without a time with one receipt time for the whole request.
   char now[rfc3339_millis_len];
   bool have_now = false;
+  const bool flatten = has_line_break(req.body);
   std::size_t bytes = 0;
   for (const cloudevents::event_ref& ev : events_) {
     if (ev.fix != cloudevents::time_fix::none && !have_now) {
@@ -131,6 +147,7 @@ outcome handler::ingest(const http::request& req, cloudevents::api version, http
       return outcome::answered;
     }
     cloudevents::stamp(req.body, ev, std::string_view(now, have_now ? sizeof now : 0), dst);
+    if (flatten) flatten_line_breaks(dst, n);
     bytes += n;
   }
   ring_.commit();

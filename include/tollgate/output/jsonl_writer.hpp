@@ -54,6 +54,8 @@ class jsonl_writer {
   std::vector<ring::event_ring*> rings_;
   metrics::output_metrics& counters_;
   std::string describe_;
+  std::uint64_t failing_since_ = 0;  // monotonic ms of the first failed write of a streak; 0 when healthy
+  std::uint64_t last_log_ms_ = 0;
   int fd_ = -1;
   bool owns_fd_ = false;
   std::atomic<bool> stopping_{false};
