@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+// Flags: command line beats environment beats default; every flag is in --help
+// with its environment variable; bad values are refused with the flag's name.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tollgate/config/flags.hpp"
+
+using namespace tg;
+
+namespace {
+config::config parse(std::vector<const char*> args, std::map<std::string, std::string> env = {}) {
+  args.insert(args.begin(), "tollgate");
+  return config::parse(static_cast<int>(args.size()), args.data(), [&](const char* name) -> const char* {
+    auto it = env.find(name);
+    return it == env.end() ? nullptr : it->second.c_str();
+  });
+}
+}  // namespace
+
+TEST_CASE("flags default to stdout output and the seed example's port") {
+  const auto c = parse({});
+  CHECK(c.server.listen == "127.0.0.1:4196");
+  CHECK(c.output.target == "stdout");
+  CHECK(c.upstream_defaulted);
+  CHECK(c.server.limits.max_body_bytes == 4u << 20);
+  CHECK(c.server.limits.max_head_bytes == 16u << 10);
+}
+
+TEST_CASE("flags take values in both --flag VALUE and --flag=VALUE forms with size suffixes") {
+  const auto c = parse({"--max-body-bytes", "1MiB", "--buffer-bytes=8MiB", "--shards=3", "--upstream", "file:/tmp/x"});
+  CHECK(c.server.limits.max_body_bytes == 1u << 20);
+  CHECK(c.server.buffer_bytes == 8u << 20);
+  CHECK(c.server.shards == 3);
+  CHECK(c.output.target == "file:/tmp/x");
+  CHECK_FALSE(c.upstream_defaulted);
+}
+
+TEST_CASE("flags read the environment, and the command line wins over it") {
+  const auto c = parse({"--listen", "127.0.0.1:9"}, {{"TOLLGATE_LISTEN", "0.0.0.0:1"}, {"OPENMETER_URL", "file:/tmp/y"},
+                                                     {"OPENMETER_TOKEN", "secret"}, {"TOLLGATE_IDLE_TIMEOUT_MS", "1234"}});
+  CHECK(c.server.listen == "127.0.0.1:9");
+  CHECK(c.upstream == "file:/tmp/y");
+  CHECK(c.upstream_token == "secret");
+  CHECK(c.server.idle_timeout_ms == 1234);
+}
+
+TEST_CASE("flags refuse unknown flags, bad numbers and out-of-range values by name") {
+  CHECK_THROWS_WITH_AS(parse({"--nope", "1"}), doctest::Contains("--nope"), config::usage_error);
+  CHECK_THROWS_WITH_AS(parse({"--shards", "many"}), doctest::Contains("--shards"), config::usage_error);
+  CHECK_THROWS_WITH_AS(parse({"--shards", "0"}), doctest::Contains("out of range"), config::usage_error);
+  CHECK_THROWS_WITH_AS(parse({"--recv-buffers", "1000"}), doctest::Contains("power of two"), config::usage_error);
+  CHECK_THROWS_WITH_AS(parse({"--log-level", "loud"}), doctest::Contains("--log-level"), config::usage_error);
+  CHECK_THROWS_AS(parse({"--listen"}), config::usage_error);
+}
+
+TEST_CASE("flags refuse a buffer that could not hold the largest request") {
+  CHECK_THROWS_WITH_AS(parse({"--buffer-bytes", "4MiB", "--max-body-bytes", "4MiB"}),
+                       doctest::Contains("--buffer-bytes"), config::usage_error);
+}
+
+TEST_CASE("help names every flag with its environment variable") {
+  const std::string h = config::help_text();
+  for (const char* f : {"--listen", "--shards", "--upstream", "--upstream-token", "--max-head-bytes", "--max-headers",
+                        "--max-body-bytes", "--max-events-per-request", "--max-connections", "--header-timeout-ms",
+                        "--body-timeout-ms", "--idle-timeout-ms", "--buffer-bytes", "--admit-timeout-ms",
+                        "--drain-timeout-ms", "--recv-buffers", "--recv-buffer-bytes", "--log-level"}) {
+    CHECK_MESSAGE(h.find(f) != std::string::npos, f);
+  }
+  for (const char* e : {"OPENMETER_URL", "OPENMETER_TOKEN", "TOLLGATE_LISTEN", "TOLLGATE_SHARDS", "TOLLGATE_LOG_LEVEL"}) {
+    CHECK_MESSAGE(h.find(e) != std::string::npos, e);
+  }
+}
