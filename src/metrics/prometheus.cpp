@@ -46,6 +46,90 @@ void simple_counter(std::string& out, const process_view& v, const char* name, c
   sample(out, name, {}, sum(v, [&](const shard_metrics& m) { return (m.*member).get(); }));
 }
 
+template <std::size_t N>
+void histogram_samples(std::string& out, const process_view& v, const char* name,
+                       const histogram<N> upstream_metrics::*member) {
+  const auto& bounds = (v.shards[0].counters->upstream.*member).bounds();
+  std::uint64_t cumulative = 0;
+  double total = 0;
+  char le[48];
+  for (std::size_t i = 0; i <= N; ++i) {
+    for (const shard_view& s : v.shards) cumulative += (s.counters->upstream.*member).bucket(i);
+    if (i < N) std::snprintf(le, sizeof le, "le=\"%g\"", bounds[i]);
+    else std::snprintf(le, sizeof le, "le=\"+Inf\"");
+    sample(out, (std::string(name) + "_bucket").c_str(), le, cumulative);
+  }
+  for (const shard_view& s : v.shards) total += (s.counters->upstream.*member).sum();
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%s_sum %.6f\n", name, total);
+  out += buf;
+  sample(out, (std::string(name) + "_count").c_str(), {}, cumulative);
+}
+
+std::uint64_t sum_upstream(const process_view& v, const counter upstream_metrics::*member) {
+  std::uint64_t total = 0;
+  for (const shard_view& s : v.shards) total += (s.counters->upstream.*member).get();
+  return total;
+}
+
+void render_upstream(const process_view& v, std::string& out) {
+  head(out, "tollgate_upstream_requests_total", "counter",
+       "Batches sent upstream, by outcome: the HTTP status, or network_error / timeout.");
+  for (std::size_t i = 0; i < upstream_outcome_count; ++i) {
+    std::uint64_t n = 0;
+    for (const shard_view& s : v.shards) n += s.counters->upstream.outcomes[i].get();
+    if (i == upstream_other_status) {
+      for (std::size_t c = 1; c < 6; ++c) {
+        std::uint64_t k = 0;
+        for (const shard_view& s : v.shards) k += s.counters->upstream.unknown_status[c].get();
+        if (k > 0) sample(out, "tollgate_upstream_requests_total", "status=\"" + std::to_string(c) + "xx\"", k);
+      }
+      continue;
+    }
+    if (n == 0) continue;
+    std::string label = i == upstream_network_error ? "network_error"
+                        : i == upstream_timeout     ? "timeout"
+                                                    : std::to_string(statuses[i]);
+    sample(out, "tollgate_upstream_requests_total", "status=\"" + label + "\"", n);
+  }
+  struct row {
+    const char* name;
+    const char* help;
+    const counter upstream_metrics::*member;
+  };
+  const row rows[] = {
+      {"tollgate_upstream_retries_total", "Batches scheduled again after a failed attempt.", &upstream_metrics::retries},
+      {"tollgate_upstream_splits_total", "Batches split in halves after a 400 from the upstream.", &upstream_metrics::splits},
+      {"tollgate_upstream_events_delivered_total", "Events the upstream accepted.", &upstream_metrics::events_delivered},
+      {"tollgate_dead_lettered_events_total", "Events written to the dead-letter file (rejected by the upstream on their own).",
+       &upstream_metrics::events_dead_lettered},
+      {"tollgate_upstream_connects_total", "Connections opened to the upstream.", &upstream_metrics::connects},
+      {"tollgate_upstream_connect_failures_total", "Failed connection attempts (connect, TLS handshake, DNS).",
+       &upstream_metrics::connect_failures},
+  };
+  for (const row& r : rows) {
+    head(out, r.name, "counter", r.help);
+    sample(out, r.name, {}, sum_upstream(v, r.member));
+  }
+  head(out, "tollgate_upstream_batch_events", "histogram", "Events per batch sent upstream.");
+  histogram_samples(out, v, "tollgate_upstream_batch_events", &upstream_metrics::batch_events);
+  head(out, "tollgate_upstream_latency_seconds", "histogram", "Time from sending a batch to its response.");
+  histogram_samples(out, v, "tollgate_upstream_latency_seconds", &upstream_metrics::latency_seconds);
+  head(out, "tollgate_events_waiting", "gauge",
+       "Accepted events not yet delivered or dead-lettered, per shard.");
+  for (std::size_t i = 0; i < v.shards.size(); ++i) {
+    const shard_metrics& m = *v.shards[i].counters;
+    const std::uint64_t done = m.upstream.events_delivered.get() + m.upstream.events_dead_lettered.get();
+    const std::uint64_t acc = m.events_accepted.get();
+    sample(out, "tollgate_events_waiting", "shard=\"" + std::to_string(i) + "\"", acc > done ? acc - done : 0);
+  }
+  head(out, "tollgate_upstream_backing_off", "gauge", "1 while a shard waits before trying the upstream again.");
+  for (std::size_t i = 0; i < v.shards.size(); ++i) {
+    const std::int64_t b = v.shards[i].counters->upstream.backing_off.get();
+    sample(out, "tollgate_upstream_backing_off", "shard=\"" + std::to_string(i) + "\"", static_cast<std::uint64_t>(b > 0 ? b : 0));
+  }
+}
+
 }  // namespace
 
 void render(const process_view& v, std::string& out) {
@@ -93,6 +177,9 @@ void render(const process_view& v, std::string& out) {
                  &shard_metrics::connections_refused);
   simple_counter(out, v, "tollgate_idle_timeouts_total", "Keep-alive connections closed for idling.",
                  &shard_metrics::idle_timeouts);
+  simple_counter(out, v, "tollgate_ack_timeouts_total",
+                 "--ack upstream requests answered 504 because the upstream did not accept their events in time.",
+                 &shard_metrics::ack_timeouts);
   simple_counter(out, v, "tollgate_backpressure_pauses_total",
                  "Times a connection stopped being read because its shard's event ring was full.",
                  &shard_metrics::backpressure_pauses);
@@ -122,6 +209,8 @@ void render(const process_view& v, std::string& out) {
          "Failed writes by the output; the events stay in the ring and are written again.");
     sample(out, "tollgate_output_write_errors_total", {}, v.output->write_errors.get());
   }
+
+  if (v.upstream) render_upstream(v, out);
 
   head(out, "tollgate_shards", "gauge", "Shards (reactor threads) running.");
   sample(out, "tollgate_shards", {}, v.shards.size());

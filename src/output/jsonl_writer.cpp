@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -21,6 +22,18 @@ namespace tg::output {
 namespace {
 constexpr int max_iov = 1024;  // IOV_MAX on Linux
 char newline[] = "\n";
+
+// JSON Lines needs one event per line. Valid JSON holds a raw CR or LF only as
+// white space between tokens (inside strings they must be escaped), so turning
+// them into spaces changes no value. Done here, on the output thread, so the
+// ring (and any upstream) keeps the bytes exactly as the client sent them; the
+// consumer owns a record's bytes until it releases them.
+void flatten_line_breaks(std::span<const char> rec) noexcept {
+  char* p = const_cast<char*>(rec.data());
+  char* end = p + rec.size();
+  for (char* q = p; (q = static_cast<char*>(std::memchr(q, '\n', static_cast<std::size_t>(end - q)))) != nullptr;) *q++ = ' ';
+  for (char* q = p; (q = static_cast<char*>(std::memchr(q, '\r', static_cast<std::size_t>(end - q)))) != nullptr;) *q++ = ' ';
+}
 }  // namespace
 
 jsonl_writer::jsonl_writer(const options& opts, std::vector<ring::event_ring*> rings,
@@ -31,7 +44,9 @@ jsonl_writer::jsonl_writer(const options& opts, std::vector<ring::event_ring*> r
     describe_ = "stdout";
   } else if (opts_.target.rfind("file:", 0) == 0 && opts_.target.size() > 5) {
     describe_ = opts_.target.substr(5);
-    fd_ = ::open(describe_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    // O_NONBLOCK matters for FIFOs: with poll() in write_all it bounds every
+    // wait, so a reader that stops cannot hold shutdown past its deadline.
+    fd_ = ::open(describe_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0644);
     if (fd_ < 0) throw std::runtime_error("cannot open output file " + describe_ + ": " + std::strerror(errno));
     owns_fd_ = true;
   } else {
@@ -91,6 +106,7 @@ std::size_t jsonl_writer::drain_once() {
       std::uint64_t pos = r->read_begin();
       ring::event_ring::record rec;
       while (count + 2 <= max_iov && r->read(pos, rec)) {
+        flatten_line_breaks(rec.bytes);
         iov[count++] = {const_cast<char*>(rec.bytes.data()), rec.bytes.size()};
         iov[count++] = {newline, 1};
         bytes += rec.bytes.size() + 1;
@@ -119,13 +135,20 @@ std::size_t jsonl_writer::drain_once() {
 
 bool jsonl_writer::write_all(iovec* iov, int count) {
   while (count > 0) {
+    // Wait for room with a bound, so a reader that stopped reading (a full
+    // pipe or FIFO) cannot hold shutdown past --drain-timeout-ms.
+    pollfd p{fd_, POLLOUT, 0};
+    const int ready = ::poll(&p, 1, 100);
+    if (ready == 0 || (ready < 0 && errno == EINTR)) {
+      if (stopping_.load(std::memory_order_acquire) && monotonic_ms() >= deadline_ms_.load(std::memory_order_relaxed)) {
+        return false;
+      }
+      continue;
+    }
     ssize_t n = ::writev(fd_, iov, count);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        ::usleep(1000);
-        continue;
-      }
+      if (errno == EAGAIN) continue;  // poll() above waits for room
       // One line per failure streak (and then every 10 s), not one per retry.
       const std::uint64_t now = monotonic_ms();
       if (failing_since_ == 0 || now - last_log_ms_ >= 10000) {

@@ -47,15 +47,26 @@ struct gateway::impl {
 };
 
 gateway::gateway(const options& opts, const output::options& out) : impl_(new impl) {
-  impl_->opts = opts;
-  impl_->out_opts = out;
-  if (impl_->opts.shards == 0) impl_->opts.shards = static_cast<unsigned>(affinity_cpus().size());
-  impl_->listen_fds = bind_listeners(opts.listen, impl_->opts.shards, impl_->port);
-  for (unsigned i = 0; i < impl_->opts.shards; ++i) {
-    impl_->rings.push_back(std::make_unique<ring::event_ring>(opts.buffer_bytes));
-    impl_->counters.push_back(std::make_unique<metrics::shard_metrics>());
-    impl_->process.rings.push_back(impl_->rings.back().get());
-    impl_->process.shard_metrics.push_back(impl_->counters.back().get());
+  // impl_ is a raw pointer (the header hides impl), and a constructor that
+  // throws never runs its destructor: release by hand on a start-up error
+  // (bad --listen, port in use), or every failed start leaks.
+  try {
+    impl_->opts = opts;
+    impl_->out_opts = out;
+    if (impl_->opts.shards == 0) impl_->opts.shards = static_cast<unsigned>(affinity_cpus().size());
+    impl_->listen_fds = bind_listeners(opts.listen, impl_->opts.shards, impl_->port);
+    for (unsigned i = 0; i < impl_->opts.shards; ++i) {
+      impl_->rings.push_back(std::make_unique<ring::event_ring>(opts.buffer_bytes));
+      impl_->counters.push_back(std::make_unique<metrics::shard_metrics>());
+      impl_->process.rings.push_back(impl_->rings.back().get());
+      impl_->process.shard_metrics.push_back(impl_->counters.back().get());
+    }
+  } catch (...) {
+    for (int fd : impl_->listen_fds) {
+      if (fd >= 0) ::close(fd);
+    }
+    delete impl_;
+    throw;
   }
   impl_->process.output = &impl_->out_counters;
   const timespec t = wall_now();

@@ -3,9 +3,7 @@
 // reserved in the ring, then all are committed together, or none is.
 #include "handler.hpp"
 
-#include <algorithm>
 #include <array>
-#include <cstring>
 
 #include "status_map.hpp"
 #include "tollgate/base/clock.hpp"
@@ -21,17 +19,6 @@ const std::array<hdr, 1> retry_after = {hdr{"Retry-After", "1"}};
 constexpr std::string_view v1_path = "/api/v1/events";
 constexpr std::string_view v3_path = "/api/v3/openmeter/events";
 
-// Valid JSON can hold a raw CR or LF only as white space between tokens (inside
-// strings they must be escaped), so turning them into spaces changes no value,
-// and keeps a pretty-printed event on one line of JSON Lines output.
-bool has_line_break(std::string_view body) noexcept {
-  return std::memchr(body.data(), '\n', body.size()) != nullptr ||
-         std::memchr(body.data(), '\r', body.size()) != nullptr;
-}
-
-void flatten_line_breaks(char* p, std::size_t n) noexcept {
-  std::replace_if(p, p + n, [](char ch) { return ch == '\n' || ch == '\r'; }, ' ');
-}
 }  // namespace
 
 handler::handler(const options& opts, ring::event_ring& ring, metrics::shard_metrics& counters,
@@ -129,7 +116,6 @@ outcome handler::ingest(const http::request& req, cloudevents::api version, http
   // Stamp events without a time with one receipt time for the whole request.
   char now[rfc3339_millis_len];
   bool have_now = false;
-  const bool flatten = has_line_break(req.body);
   std::size_t bytes = 0;
   for (const cloudevents::event_ref& ev : events_) {
     if (ev.fix != cloudevents::time_fix::none && !have_now) {
@@ -147,7 +133,6 @@ outcome handler::ingest(const http::request& req, cloudevents::api version, http
       return outcome::answered;
     }
     cloudevents::stamp(req.body, ev, std::string_view(now, have_now ? sizeof now : 0), dst);
-    if (flatten) flatten_line_breaks(dst, n);
     bytes += n;
   }
   ring_.commit();

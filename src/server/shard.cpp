@@ -134,7 +134,11 @@ void shard::impl::run() {
     for (std::size_t i = 0; i < dirty.size(); ++i) flush(dirty[i]);
     dirty.clear();
     buffers->publish();
-    if (draining && open == 0) break;
+    // Also wait for the cancelled accept to complete: until then the kernel
+    // holds the listening socket, which stays in the SO_REUSEPORT group and
+    // takes connections that nobody will ever accept (with DEFER_TASKRUN the
+    // cancellation finishes only while this thread waits on the ring).
+    if (draining && open == 0 && !accepting) break;
   }
   if (listen_fd >= 0) ::close(listen_fd);
   uring->submit();

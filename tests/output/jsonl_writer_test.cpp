@@ -3,6 +3,8 @@
 // frees ring space only after writing.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -85,4 +87,30 @@ TEST_CASE("jsonl output keeps events it could not write and reports them at stop
   ::close(fds[1]);
   CHECK(m.write_errors.get() >= 1);
   CHECK_FALSE(a.empty());
+}
+
+TEST_CASE("jsonl output gives up at the stop deadline when its reader stopped reading") {
+  char dir[] = "/tmp/tollgate-fifo-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  const std::string fifo = std::string(dir) + "/out";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);  // opened, never read
+  REQUIRE(reader >= 0);
+  ring::event_ring a(1 << 20);
+  metrics::output_metrics m;
+  std::string big(4000, 'x');
+  int put_count = 0;
+  for (; put_count < 100; ++put_count) put(a, "{\"id\":\"" + std::to_string(put_count) + "\",\"pad\":\"" + big + "\"}");
+  {
+    output::jsonl_writer w({"file:" + fifo, 5}, {&a}, m);
+    w.start();
+    const auto t0 = monotonic_ms();
+    const std::uint64_t left = w.stop(monotonic_ms() + 300);
+    CHECK(monotonic_ms() - t0 < 3000);
+    CHECK(left > 0);
+    CHECK(left <= 100);
+  }
+  ::close(reader);
+  ::unlink(fifo.c_str());
+  ::rmdir(dir);
 }

@@ -10,28 +10,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tollgate/metrics/counter.hpp"
+#include "tollgate/metrics/histogram.hpp"
+
 namespace tg::metrics {
-
-// Single-writer counter: the owner increments, anyone may read.
-class counter {
- public:
-  void add(std::uint64_t n = 1) noexcept { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
-  std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<std::uint64_t> v_{0};
-};
-
-// Single-writer gauge.
-class gauge {
- public:
-  void set(std::int64_t v) noexcept { v_.store(v, std::memory_order_relaxed); }
-  void add(std::int64_t d) noexcept { v_.store(v_.load(std::memory_order_relaxed) + d, std::memory_order_relaxed); }
-  std::int64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<std::int64_t> v_{0};
-};
 
 enum class endpoint : std::uint8_t { ingest_v1, ingest_v3, healthz, readyz, metrics, other };
 inline constexpr std::size_t endpoint_count = 6;
@@ -61,6 +43,29 @@ enum class http_error : std::uint8_t { malformed, head_too_large, body_too_large
 inline constexpr std::size_t http_error_count = 5;
 const char* http_error_label(http_error e) noexcept;
 
+// Where a batch sent upstream ended, for tollgate_upstream_requests_total.
+// Responses are counted by status (index in `statuses`, last slot: any other
+// code); failures without a response have their own slots.
+inline constexpr std::size_t upstream_other_status = statuses.size();
+inline constexpr std::size_t upstream_network_error = statuses.size() + 1;
+inline constexpr std::size_t upstream_timeout = statuses.size() + 2;
+inline constexpr std::size_t upstream_outcome_count = statuses.size() + 3;
+
+struct upstream_metrics {
+  counter outcomes[upstream_outcome_count];
+  counter unknown_status[6];  // by class (index = status / 100) for codes outside `statuses`
+  counter retries;               // batches scheduled again after a failure
+  counter splits;                // 400 answers that split a batch in halves
+  counter events_delivered;      // events the upstream accepted (2xx)
+  counter events_dead_lettered;  // events written to the dead-letter file
+  counter connects;              // connections opened to the upstream
+  counter connect_failures;
+  histogram<9> batch_events{{1, 10, 50, 100, 200, 500, 1000, 5000, 10000}};
+  histogram<13> latency_seconds{{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
+  gauge connections_open;
+  gauge backing_off;  // 1 while the shard waits before trying the upstream again
+};
+
 struct shard_metrics {
   counter requests[endpoint_count][statuses.size()];
   counter http_errors[http_error_count];
@@ -74,6 +79,9 @@ struct shard_metrics {
   counter idle_timeouts;
   counter backpressure_pauses;  // times a connection stopped being read for a full ring
   gauge connections_open;
+  counter ack_timeouts;  // --ack upstream requests answered 504
+
+  upstream_metrics upstream;
 
   void count_request(endpoint e, int status) noexcept {
     requests[static_cast<std::size_t>(e)][status_index(status)].add();

@@ -23,6 +23,7 @@ struct process_view {
   const output_metrics* output = nullptr;
   double start_time_seconds = 0;  // unix time the process started
   bool ready = true;
+  bool upstream = false;  // an HTTP upstream is configured: render the tollgate_upstream_* families
 };
 
 // Appends the exposition text to out.

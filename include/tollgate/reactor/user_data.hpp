@@ -18,6 +18,7 @@ enum class op : std::uint8_t {
   tick,    // the shard's periodic timer
   cancel,  // an async cancel we issued (its result is not interesting)
   wake,    // read on the shard's eventfd (stop requests)
+  connect, // an outgoing connect (clients: tollgate-load); slot = connection
 };
 
 struct tag {

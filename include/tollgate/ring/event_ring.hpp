@@ -39,6 +39,9 @@ class event_ring {
   void commit() noexcept;
   // Forgets every reservation since the last commit()/rollback().
   void rollback() noexcept;
+  // Position just after the last committed record: a request admitted by the
+  // last commit() is delivered once read_begin() reaches this.
+  std::uint64_t committed_end() const noexcept { return head_.load(std::memory_order_relaxed); }
   // Bytes a record of n payload bytes takes in the ring (header and padding
   // included, not counting wrap-around waste).
   static std::size_t footprint(std::size_t n) noexcept { return header_bytes + ((n + 7) & ~std::size_t{7}); }
