@@ -9,12 +9,14 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 
 #include "tollgate/base/log.hpp"
 #include "tollgate/config/flags.hpp"
 #include "tollgate/reactor/uring.hpp"
 #include "tollgate/server/gateway.hpp"
+#include "tollgate/upstream/forwarder.hpp"
 #include "tollgate_config.h"
 
 namespace {
@@ -52,16 +54,26 @@ int main(int argc, char** argv) {
     return 0;
   }
   log::set_level(cfg.log_level);
-  if (cfg.upstream.rfind("http://", 0) == 0 || cfg.upstream.rfind("https://", 0) == 0) {
-    log::error("HTTP upstreams are not supported by this version yet; use --upstream stdout or file:PATH",
-               {{"upstream", cfg.upstream}});
-    return 2;
-  }
+  const bool http_upstream = cfg.upstream.rfind("http://", 0) == 0 || cfg.upstream.rfind("https://", 0) == 0;
   if (cfg.upstream_defaulted) {
     log::info("no upstream configured (--upstream / OPENMETER_URL): writing accepted events to stdout as JSON Lines");
   }
   try {
-    server::gateway gw(cfg.server, cfg.output);
+    // Built before the gateway: parses the URL, resolves it, loads the trust
+    // store and opens the dead-letter file, so a bad set-up fails at start.
+    std::unique_ptr<upstream::shared> up;
+    server::consumer rings;
+    if (http_upstream) {
+      up = std::make_unique<upstream::shared>(cfg.forward);
+      rings.what = server::consumer::kind::upstream;
+      rings.upstream = up.get();
+      log::info("forwarding upstream", {{"url", up->url.tls ? "https://" + up->url.host_header : "http://" + up->url.host_header},
+                                         {"path", up->path}, {"token", cfg.upstream_token.empty() ? "none" : "set"},
+                                         {"dead_letter", cfg.forward.dead_letter_path}});
+    } else {
+      rings.jsonl = cfg.output;
+    }
+    server::gateway gw(cfg.server, rings);
     log::info("starting", {{"version", TOLLGATE_VERSION}, {"shards", gw.shard_count()}, {"march", TOLLGATE_MARCH},
                            {"allocator", allocator_name()}});
     const server::run_report report = gw.run();

@@ -11,6 +11,12 @@ std::uint64_t monotonic_ms() noexcept {
   return static_cast<std::uint64_t>(t.tv_sec) * 1000u + static_cast<std::uint64_t>(t.tv_nsec) / 1000000u;
 }
 
+std::uint64_t monotonic_ns() noexcept {
+  timespec t{};
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<std::uint64_t>(t.tv_sec) * 1000000000u + static_cast<std::uint64_t>(t.tv_nsec);
+}
+
 timespec wall_now() noexcept {
   timespec t{};
   clock_gettime(CLOCK_REALTIME, &t);

@@ -4,6 +4,7 @@
 #include "tollgate/config/flags.hpp"
 
 #include <charconv>
+#include <cstdio>
 #include <cstdint>
 #include <vector>
 
@@ -43,6 +44,32 @@ std::uint64_t parse_number(const std::string& flag_name, const std::string& v, b
 }
 
 template <class T>
+std::function<void(config&, const std::string&)> up_number(const char* name, T upstream::options::*member, bool size,
+                                                           std::uint64_t min, std::uint64_t max) {
+  return [=](config& c, const std::string& v) {
+    const std::uint64_t n = parse_number(name, v, size);
+    if (n < min || n > max) {
+      throw usage_error(std::string("--") + name + ": " + v + " is out of range [" + std::to_string(min) + ", " +
+                        std::to_string(max) + "]");
+    }
+    c.forward.*member = static_cast<T>(n);
+  };
+}
+
+std::string read_token_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) throw usage_error("--upstream-token-file: cannot read " + path);
+  std::string token;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) token.append(buf, n);
+  std::fclose(f);
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  if (token.empty()) throw usage_error("--upstream-token-file: " + path + " is empty");
+  return token;
+}
+
+template <class T>
 std::function<void(config&, const std::string&)> number(const char* name, T server::options::*member, bool size,
                                                         std::uint64_t min, std::uint64_t max) {
   return [=](config& c, const std::string& v) {
@@ -65,13 +92,70 @@ std::vector<flag> table() {
   t.push_back({"shards", "TOLLGATE_SHARDS", "N", "CPUs in the affinity mask",
                "Reactor threads, each pinned to a CPU with its own io_uring, listener and event ring.",
                number("shards", &server::options::shards, false, 1, 1024)});
+  const upstream::options u;
   t.push_back({"upstream", "OPENMETER_URL", "URL", "stdout",
-               "Where accepted events go: stdout or file:PATH (JSON Lines, one event per line). "
-               "http(s):// OpenMeter URLs arrive with the forwarding release and are refused for now.",
+               "Where accepted events go. An OpenMeter base URL, as the SDKs take it (https://openmeter.cloud, "
+               "http://127.0.0.1:8888): batches are POSTed to <URL>/api/v1/events. Or stdout, or file:PATH "
+               "(JSON Lines, one event per line).",
                [](config& c, const std::string& v) { c.upstream = v; }});
   t.push_back({"upstream-token", "OPENMETER_TOKEN", "TOKEN", "none",
-               "Bearer token for the OpenMeter upstream. Never logged.",
+               "Bearer token sent upstream as Authorization: Bearer TOKEN. Never logged.",
                [](config& c, const std::string& v) { c.upstream_token = v; }});
+  t.push_back({"upstream-token-file", "TOLLGATE_UPSTREAM_TOKEN_FILE", "PATH", "none",
+               "Read the bearer token from this file instead (trailing newline ignored).",
+               [](config& c, const std::string& v) { c.upstream_token = read_token_file(v); }});
+  t.push_back({"upstream-ca-file", "TOLLGATE_UPSTREAM_CA_FILE", "PATH", "system trust store",
+               "PEM file of the CA(s) to trust for the upstream, instead of the system trust store. Certificates and "
+               "host names are always verified.",
+               [](config& c, const std::string& v) { c.forward.ca_file = v; }});
+  t.push_back({"dead-letter", "TOLLGATE_DEAD_LETTER", "PATH", u.dead_letter_path,
+               "JSON Lines file for events the upstream rejected on their own (event, status, upstream detail, "
+               "time). Every dead-lettered event is also counted in tollgate_dead_lettered_events_total.",
+               [](config& c, const std::string& v) { c.forward.dead_letter_path = v; }});
+  t.push_back({"batch-max-events", "TOLLGATE_BATCH_MAX_EVENTS", "N", std::to_string(u.batch_max_events),
+               "An upstream batch closes at this many events, at --batch-max-bytes or after --linger-ms, whichever comes first.",
+               up_number("batch-max-events", &upstream::options::batch_max_events, false, 1, 100000)});
+  t.push_back({"batch-max-bytes", "TOLLGATE_BATCH_MAX_BYTES", "SIZE", "1MiB", "An upstream batch closes at this many bytes (see --batch-max-events).",
+               up_number("batch-max-bytes", &upstream::options::batch_max_bytes, true, 1024, 1ull << 30)});
+  t.push_back({"linger-ms", "TOLLGATE_LINGER_MS", "MS", std::to_string(u.linger_ms),
+               "An upstream batch closes when its oldest event has waited this long (see --batch-max-events).",
+               up_number("linger-ms", &upstream::options::linger_ms, false, 0, 60000)});
+  t.push_back({"max-in-flight", "TOLLGATE_MAX_IN_FLIGHT", "N", std::to_string(u.max_in_flight),
+               "Upstream requests (keep-alive connections) in flight per shard.",
+               up_number("max-in-flight", &upstream::options::max_in_flight, false, 1, 256)});
+  t.push_back({"connect-timeout-ms", "TOLLGATE_CONNECT_TIMEOUT_MS", "MS", std::to_string(u.connect_timeout_ms),
+               "Upstream TCP connect plus TLS handshake.",
+               up_number("connect-timeout-ms", &upstream::options::connect_timeout_ms, false, 1, 600000)});
+  t.push_back({"request-timeout-ms", "TOLLGATE_REQUEST_TIMEOUT_MS", "MS", std::to_string(u.request_timeout_ms),
+               "Upstream request sent to response received; then the batch is retried.",
+               up_number("request-timeout-ms", &upstream::options::request_timeout_ms, false, 1, 3600000)});
+  t.push_back({"retry-initial-ms", "TOLLGATE_RETRY_INITIAL_MS", "MS", std::to_string(u.retry_initial_ms),
+               "First retry delay ceiling; doubles per failure (full jitter), honouring Retry-After. Events are "
+               "never given up while the buffer has room.",
+               up_number("retry-initial-ms", &upstream::options::retry_initial_ms, false, 1, 3600000)});
+  t.push_back({"retry-max-ms", "TOLLGATE_RETRY_MAX_MS", "MS", std::to_string(u.retry_max_ms),
+               "Largest retry delay ceiling.",
+               up_number("retry-max-ms", &upstream::options::retry_max_ms, false, 1, 3600000)});
+  t.push_back({"ack", "TOLLGATE_ACK", "MODE", "buffered",
+               "When a request gets its 204: buffered (the events are in the shard's buffer, as OpenMeter's own "
+               "204) or upstream (the upstream accepted them; 504 after --ack-timeout-ms).",
+               [](config& c, const std::string& v) {
+                 if (v == "buffered") c.server.ack = server::ack_mode::buffered;
+                 else if (v == "upstream") c.server.ack = server::ack_mode::upstream;
+                 else throw usage_error("--ack: \"" + v + "\" is not one of buffered, upstream");
+               }});
+  t.push_back({"ack-timeout-ms", "TOLLGATE_ACK_TIMEOUT_MS", "MS", std::to_string(d.ack_timeout_ms),
+               "--ack upstream: answer 504 when the upstream has not accepted the events by then (they stay "
+               "buffered and are still delivered).",
+               number("ack-timeout-ms", &server::options::ack_timeout_ms, false, 1, 3600000)});
+  t.push_back({"when-full", "TOLLGATE_WHEN_FULL", "MODE", "wait",
+               "When a shard's buffer is over its high watermark: wait (stop reading the connection; 503 + "
+               "Retry-After after --admit-timeout-ms) or reject (429 + Retry-After at once).",
+               [](config& c, const std::string& v) {
+                 if (v == "wait") c.server.full = server::when_full::wait;
+                 else if (v == "reject") c.server.full = server::when_full::reject;
+                 else throw usage_error("--when-full: \"" + v + "\" is not one of wait, reject");
+               }});
   t.push_back({"max-head-bytes", "TOLLGATE_MAX_HEAD_BYTES", "SIZE", "16KiB",
                "Largest request line + headers; larger gets 431 and the connection is closed.",
                [](config& c, const std::string& v) {
@@ -109,9 +193,9 @@ std::vector<flag> table() {
                "Keep-alive connections with no request in progress are closed after this.",
                number("idle-timeout-ms", &server::options::idle_timeout_ms, false, 1, 86400000)});
   t.push_back({"buffer-bytes", "TOLLGATE_BUFFER_BYTES", "SIZE", "64MiB",
-               "Event ring per shard. When full, the shard stops reading the connection (TCP pushes back); a "
-               "request still not admitted after --admit-timeout-ms gets 503 with Retry-After. Must be at least "
-               "twice --max-body-bytes.",
+               "Event buffer (ring) per shard: how much can wait for a slow or failing upstream. Above 90% full "
+               "the shard stops reading new requests (TCP pushes back, /readyz fails); see --when-full. Must be "
+               "at least twice --max-body-bytes.",
                number("buffer-bytes", &server::options::buffer_bytes, true, 64 * 1024, 1ull << 40)});
   t.push_back({"admit-timeout-ms", "TOLLGATE_ADMIT_TIMEOUT_MS", "MS", std::to_string(d.admit_timeout_ms),
                "How long a request waits for room in a full event ring before 503.",
@@ -181,6 +265,12 @@ config parse(int argc, const char* const* argv, const std::function<const char*(
     c.upstream_defaulted = true;
   }
   c.output.target = c.upstream;
+  c.forward.url = c.upstream;
+  c.forward.token = c.upstream_token;
+  const bool http_upstream = c.upstream.rfind("http://", 0) == 0 || c.upstream.rfind("https://", 0) == 0;
+  if (c.server.ack == server::ack_mode::upstream && !http_upstream) {
+    throw usage_error("--ack upstream needs an http(s):// --upstream");
+  }
   if (c.server.buffer_bytes < 2 * c.server.limits.max_body_bytes) {
     throw usage_error("--buffer-bytes must be at least twice --max-body-bytes, so that any accepted request fits");
   }

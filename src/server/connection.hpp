@@ -35,8 +35,13 @@ struct connection {
   bool recv_cancelling = false; // we asked the kernel to cancel it
   bool send_inflight = false;
 
-  bool parked = false;          // a complete request waits for event-ring space
+  bool parked = false;          // a complete request waits (ring space, an injected delay)
   std::uint64_t parked_since = 0;
+  bool awaiting_ack = false;    // --ack upstream: admitted, answer once the upstream accepted
+  std::uint64_t ack_position = 0;
+  std::uint64_t ack_since = 0;
+  int ack_status = 0;
+  bool ack_close = false;       // the answer ends the connection
   bool head_done = false;       // current request's head seen
   bool close_after_send = false;  // a final response is queued: no more requests
   bool peer_closed = false;     // EOF from the client

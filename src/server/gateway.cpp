@@ -18,6 +18,7 @@
 #include "tollgate/base/clock.hpp"
 #include "tollgate/base/log.hpp"
 #include "tollgate/reactor/uring.hpp"
+#include "ingest_handler.hpp"
 #include "tollgate/server/shard.hpp"
 
 namespace tg::server {
@@ -35,9 +36,14 @@ std::vector<int> affinity_cpus() {
   return cpus;
 }
 
+std::unique_ptr<request_handler> make_ingest_handler(const shard_resources& r) {
+  return std::make_unique<ingest_handler>(r.opts, r.ring, r.counters, r.process);
+}
+
 struct gateway::impl {
   options opts;
-  output::options out_opts;
+  consumer rings_consumer;
+  handler_factory make_handler;
   std::vector<int> listen_fds;
   unsigned short port = 0;
   process_state process;
@@ -46,13 +52,14 @@ struct gateway::impl {
   metrics::output_metrics out_counters;
 };
 
-gateway::gateway(const options& opts, const output::options& out) : impl_(new impl) {
+gateway::gateway(const options& opts, const consumer& rings, handler_factory make_handler) : impl_(new impl) {
   // impl_ is a raw pointer (the header hides impl), and a constructor that
   // throws never runs its destructor: release by hand on a start-up error
   // (bad --listen, port in use), or every failed start leaks.
   try {
     impl_->opts = opts;
-    impl_->out_opts = out;
+    impl_->rings_consumer = rings;
+    impl_->make_handler = std::move(make_handler);
     if (impl_->opts.shards == 0) impl_->opts.shards = static_cast<unsigned>(affinity_cpus().size());
     impl_->listen_fds = bind_listeners(opts.listen, impl_->opts.shards, impl_->port);
     for (unsigned i = 0; i < impl_->opts.shards; ++i) {
@@ -68,7 +75,8 @@ gateway::gateway(const options& opts, const output::options& out) : impl_(new im
     delete impl_;
     throw;
   }
-  impl_->process.output = &impl_->out_counters;
+  if (rings.what == consumer::kind::jsonl) impl_->process.output = &impl_->out_counters;
+  impl_->process.upstream = rings.what == consumer::kind::upstream;
   const timespec t = wall_now();
   impl_->process.start_time_seconds = static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
 }
@@ -85,8 +93,12 @@ unsigned gateway::shard_count() const { return impl_->opts.shards; }
 
 run_report gateway::run() {
   impl& g = *impl_;
-  output::jsonl_writer writer(g.out_opts, g.process.rings, g.out_counters);
-  writer.start();
+  std::unique_ptr<output::jsonl_writer> writer;
+  if (g.rings_consumer.what == consumer::kind::jsonl) {
+    writer = std::make_unique<output::jsonl_writer>(g.rings_consumer.jsonl, g.process.rings, g.out_counters);
+    writer->start();
+  }
+  const upstream::shared* up = g.rings_consumer.what == consumer::kind::upstream ? g.rings_consumer.upstream : nullptr;
 
   const std::vector<int> cpus = affinity_cpus();
   std::vector<std::thread> threads;
@@ -94,7 +106,9 @@ run_report gateway::run() {
   std::vector<std::exception_ptr> failures(g.opts.shards);
   std::atomic<unsigned> failed{0};
   for (unsigned i = 0; i < g.opts.shards; ++i) {
-    shards.push_back(std::make_unique<shard>(i, g.opts, g.listen_fds[i], *g.rings[i], *g.counters[i], g.process));
+    auto handler = g.make_handler({i, g.opts, *g.rings[i], *g.counters[i], g.process});
+    shards.push_back(std::make_unique<shard>(i, g.opts, g.listen_fds[i], *g.rings[i], *g.counters[i], g.process,
+                                             std::move(handler), up));
     g.listen_fds[i] = -1;  // the shard owns it now
     threads.emplace_back([&, i] {
       try {
@@ -112,7 +126,10 @@ run_report gateway::run() {
     ::pthread_setaffinity_np(threads.back().native_handle(), sizeof set, &set);
   }
   log::info("listening", {{"address", g.opts.listen}, {"port", static_cast<unsigned>(g.port)},
-                          {"shards", g.opts.shards}, {"output", writer.describe()}});
+                          {"shards", g.opts.shards},
+                          {"output", writer ? writer->describe()
+                                     : up   ? std::string("upstream")
+                                            : std::string("none")}});
 
   sigset_t set;
   sigemptyset(&set);
@@ -127,7 +144,7 @@ run_report gateway::run() {
   g.process.stopping.store(true, std::memory_order_release);
   for (auto& t : threads) t.join();
   run_report report;
-  report.events_left = writer.stop(deadline);
+  report.events_left = writer ? writer->stop(deadline) : g.process.events_left.load();
   for (auto& f : failures) {
     if (f) std::rethrow_exception(f);
   }

@@ -19,13 +19,13 @@
 #include <vector>
 
 #include "connection.hpp"
-#include "handler.hpp"
 #include "status_map.hpp"
 #include "tollgate/base/clock.hpp"
 #include "tollgate/base/log.hpp"
 #include "tollgate/http/response.hpp"
 #include "tollgate/reactor/uring.hpp"
 #include "tollgate/reactor/user_data.hpp"
+#include "tollgate/upstream/forwarder.hpp"
 
 namespace tg::server {
 namespace {
@@ -38,9 +38,9 @@ constexpr std::uint16_t recv_group = 1;
 
 struct shard::impl {
   impl(unsigned index, const options& opts, int listen_fd, ring::event_ring& ring, metrics::shard_metrics& counters,
-       process_state& process)
+       process_state& process, std::unique_ptr<request_handler> handler, const upstream::shared* up)
       : index(index), opts(opts), listen_fd(listen_fd), ring(ring), counters(counters), process(process),
-        handle(opts, ring, counters, process) {}
+        handle(std::move(handler)), up(up) {}
 
   unsigned index;
   const options& opts;
@@ -48,7 +48,10 @@ struct shard::impl {
   ring::event_ring& ring;
   metrics::shard_metrics& counters;
   process_state& process;
-  handler handle;
+  std::unique_ptr<request_handler> handle;
+  const upstream::shared* up;
+  std::unique_ptr<upstream::forwarder> fwd;  // this shard's ring consumer, with an HTTP upstream
+  std::vector<std::uint32_t> ack_waiters;     // slots awaiting the upstream's acceptance
 
   std::unique_ptr<reactor::uring> uring;
   std::unique_ptr<reactor::buffer_ring> buffers;
@@ -72,6 +75,8 @@ struct shard::impl {
   void on_send(const io_uring_cqe& cqe, std::uint32_t slot);
   void on_tick();
   void begin_drain();
+  void check_acks();
+  void finish_shutdown();
   void feed(connection& c, std::uint32_t slot, const char* data, std::size_t len);
   void drain_stash(connection& c, std::uint32_t slot);
   void finish_request(connection& c, std::uint32_t slot);
@@ -87,8 +92,9 @@ struct shard::impl {
 };
 
 shard::shard(unsigned index, const options& opts, int listen_fd, ring::event_ring& ring,
-             metrics::shard_metrics& counters, process_state& process)
-    : impl_(std::make_unique<impl>(index, opts, listen_fd, ring, counters, process)) {}
+             metrics::shard_metrics& counters, process_state& process, std::unique_ptr<request_handler> handler,
+             const upstream::shared* up)
+    : impl_(std::make_unique<impl>(index, opts, listen_fd, ring, counters, process, std::move(handler), up)) {}
 
 shard::~shard() = default;
 
@@ -97,6 +103,7 @@ void shard::run() { impl_->run(); }
 void shard::impl::run() {
   uring = std::make_unique<reactor::uring>(reactor::uring_options{opts.uring_entries});
   buffers = std::make_unique<reactor::buffer_ring>(*uring, recv_group, opts.recv_buffers, opts.recv_buffer_bytes);
+  if (up != nullptr) fwd = std::make_unique<upstream::forwarder>(index, *up, *uring, ring, counters.upstream);
   log::info("shard started", {{"shard", index}, {"io_uring", uring->mode()}});
   tick_ts.tv_sec = opts.tick_ms / 1000;
   tick_ts.tv_nsec = static_cast<long long>(opts.tick_ms % 1000) * 1000000LL;
@@ -105,7 +112,10 @@ void shard::impl::run() {
   arm_tick();
 
   for (;;) {
-    int rc = uring->submit_and_wait(1);
+    // With events lingering for a batch (or a backoff running out), wake up
+    // in time for them even if no completion arrives.
+    const int wake = fwd ? fwd->wakeup_in_ms(now) : -1;
+    int rc = wake >= 0 ? uring->submit_and_wait_ms(static_cast<unsigned>(wake)) : uring->submit_and_wait(1);
     if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EBUSY) {
       log::error("io_uring_submit_and_wait failed", {{"shard", index}, {"error", std::strerror(-rc)}});
     }
@@ -126,11 +136,19 @@ void shard::impl::run() {
           break;
         }
         case op::tick: on_tick(); break;
+        case op::up_connect:
+        case op::up_send:
+        case op::up_recv:
+          if (fwd) fwd->on_cqe(t, cqe);
+          break;
         case op::cancel:
         case op::wake:
+        case op::connect:  // client-side op (tollgate-load); never issued by a shard
         case op::none: break;
       }
     });
+    if (fwd) fwd->poll(now);
+    if (!ack_waiters.empty()) check_acks();
     for (std::size_t i = 0; i < dirty.size(); ++i) flush(dirty[i]);
     dirty.clear();
     buffers->publish();
@@ -138,11 +156,29 @@ void shard::impl::run() {
     // holds the listening socket, which stays in the SO_REUSEPORT group and
     // takes connections that nobody will ever accept (with DEFER_TASKRUN the
     // cancellation finishes only while this thread waits on the ring).
-    if (draining && open == 0 && !accepting) break;
+    // With an HTTP upstream the shard keeps forwarding until its ring is
+    // empty or the drain deadline passes.
+    if (draining && open == 0 && !accepting && (!fwd || fwd->idle() || now >= drain_deadline)) break;
   }
+  finish_shutdown();
+}
+
+void shard::impl::finish_shutdown() {
   if (listen_fd >= 0) ::close(listen_fd);
+  std::uint64_t left = 0;
+  if (fwd) {
+    left = fwd->events_left();
+    process.events_left.fetch_add(left);
+    fwd->close();
+  }
   uring->submit();
-  log::info("shard stopped", {{"shard", index}});
+  // The kernel must be done with every buffer before they are freed: the
+  // buffer ring goes first, then the ring itself (its exit cancels and reaps
+  // what is still in flight), then the forwarder's links and their buffers.
+  buffers.reset();
+  uring.reset();
+  fwd.reset();
+  log::info("shard stopped", {{"shard", index}, {"events_left", left}});
 }
 
 void shard::impl::arm_accept() {
@@ -228,7 +264,7 @@ void shard::impl::on_recv(const io_uring_cqe& cqe, std::uint32_t slot) {
     // A client may half-close after sending its request: answer what was
     // received, then close. A request cut short by the close is dropped.
     c.peer_closed = true;
-    if (c.lingering || (!c.send_inflight && c.out_pending.empty() && !c.parked)) {
+    if (c.lingering || (!c.send_inflight && c.out_pending.empty() && !c.parked && !c.awaiting_ack)) {
       close_conn(c, slot);
       return;
     }
@@ -311,7 +347,11 @@ void shard::impl::finish_request(connection& c, std::uint32_t slot) {
   const bool last = !req.keep_alive || draining;
   http::connection hdr = last ? http::connection::close
                               : (req.version_minor == 0 ? http::connection::keep_alive_http10 : http::connection::keep_alive);
-  const outcome o = handle.handle(req, hdr, c.out_pending, expired);
+  request_context ctx;
+  ctx.now_ms = now;
+  ctx.first_try_ms = c.parked ? c.parked_since : now;
+  ctx.admit_expired = expired;
+  const outcome o = handle->handle(req, hdr, c.out_pending, ctx);
   if (o == outcome::park) {
     if (!c.parked) {
       c.parked = true;
@@ -320,6 +360,21 @@ void shard::impl::finish_request(connection& c, std::uint32_t slot) {
     }
     set_deadline(c, dl_none, 0);
     return;
+  }
+  if (o == outcome::drop) {
+    c.parked = false;
+    close_conn(c, slot);
+    return;
+  }
+  if (o == outcome::await_ack) {
+    // Admitted; the answer waits for the upstream. No further request is read
+    // meanwhile, so responses stay in order.
+    c.awaiting_ack = true;
+    c.ack_position = ctx.ack_position;
+    c.ack_status = ctx.ack_status;
+    c.ack_since = now;
+    c.ack_close = last;
+    ack_waiters.push_back(slot);
   }
   c.parked = false;
   c.head_done = false;
@@ -339,8 +394,41 @@ void shard::impl::answer_error(connection& c, std::uint32_t slot, int status, st
   mark_dirty(c, slot);
 }
 
+// --ack upstream: answer every waiter whose events the upstream accepted (the
+// ring released them), or 504 once --ack-timeout-ms passed.
+void shard::impl::check_acks() {
+  const std::uint64_t acked = ring.read_begin();
+  std::size_t keep = 0;
+  for (std::size_t i = 0; i < ack_waiters.size(); ++i) {
+    const std::uint32_t slot = ack_waiters[i];
+    connection& c = *conns[slot];
+    if (!c.in_use || !c.awaiting_ack || c.closing) continue;
+    const http::connection hdr = c.ack_close ? http::connection::close : http::connection::keep_alive;
+    const auto ep = c.ack_status == 202 ? metrics::endpoint::ingest_v3 : metrics::endpoint::ingest_v1;
+    if (acked >= c.ack_position) {
+      http::write_empty(c.out_pending, c.ack_status, hdr);
+      counters.count_request(ep, c.ack_status);
+    } else if (now - c.ack_since >= opts.ack_timeout_ms || (draining && now >= drain_deadline)) {
+      http::write_problem(c.out_pending, 504,
+                          "the upstream has not accepted the events in time (--ack-timeout-ms); they stay buffered "
+                          "and will be delivered, so retrying is safe (OpenMeter deduplicates on source and id)",
+                          hdr);
+      counters.count_request(ep, 504);
+      counters.ack_timeouts.add();
+    } else {
+      ack_waiters[keep++] = slot;
+      continue;
+    }
+    c.awaiting_ack = false;
+    if (!c.ack_close) set_deadline(c, dl_idle, opts.idle_timeout_ms);
+    drain_stash(c, slot);
+    mark_dirty(c, slot);
+  }
+  ack_waiters.resize(keep);
+}
+
 bool shard::impl::wants_input(const connection& c) const {
-  return !c.parked && !c.close_after_send && !c.lingering && !c.closing &&
+  return !c.parked && !c.awaiting_ack && !c.close_after_send && !c.lingering && !c.closing &&
          c.out_pending.size() < opts.max_output_bytes;
 }
 
@@ -364,7 +452,8 @@ void shard::impl::flush(std::uint32_t slot) {
     io_uring_sqe_set_data64(s, reactor::encode(op::send, slot, c.gen));
     c.send_inflight = true;
   }
-  if (!c.send_inflight && c.out_pending.empty() && c.close_after_send && !c.lingering) {
+  if (!c.send_inflight && c.out_pending.empty() && c.close_after_send && !c.lingering && !c.awaiting_ack &&
+      !c.parked) {
     if (c.peer_closed) {
       close_conn(c, slot);
       return;
@@ -444,7 +533,7 @@ void shard::impl::maybe_release(connection& c, std::uint32_t slot) {
   if (c.out_pending.capacity() > 65536) c.out_pending.shrink_to_fit();
   if (c.out_sending.capacity() > 65536) c.out_sending.shrink_to_fit();
   c.sent = 0;
-  c.recv_cancelling = c.send_inflight = c.parked = c.head_done = false;
+  c.recv_cancelling = c.send_inflight = c.parked = c.head_done = c.awaiting_ack = false;
   c.close_after_send = c.peer_closed = c.lingering = c.closing = false;
   set_deadline(c, dl_none, 0);
   free_slots.push_back(slot);
@@ -459,6 +548,7 @@ void shard::impl::set_deadline(connection& c, int kind, unsigned ms) {
 
 void shard::impl::on_tick() {
   arm_tick();
+  if (fwd) fwd->tick(now);
   if (!draining && process.stopping.load(std::memory_order_acquire)) begin_drain();
   const bool force = draining && now >= drain_deadline;
   for (std::uint32_t slot = 0; slot < conns.size(); ++slot) {
@@ -513,7 +603,8 @@ void shard::impl::begin_drain() {
   for (std::uint32_t slot = 0; slot < conns.size(); ++slot) {
     connection& c = *conns[slot];
     if (!c.in_use || c.closing) continue;
-    if (!c.parser.in_request() && !c.has_stash() && !c.parked && !c.send_inflight && c.out_pending.empty()) {
+    if (!c.parser.in_request() && !c.has_stash() && !c.parked && !c.awaiting_ack && !c.send_inflight &&
+        c.out_pending.empty()) {
       close_conn(c, slot);
     }
   }

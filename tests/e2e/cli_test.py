@@ -79,7 +79,6 @@ def test_bad_flags_exit_2():
         ["--max-body-bytes", "-1"],
         ["--log-level", "loud"],
         ["--upstream", "ftp://x"],
-        ["--upstream", "http://127.0.0.1:1"],  # the HTTP upstream is not in this release
         ["--buffer-bytes", "4096", "--max-body-bytes", "4096"],  # ring under twice the body bound
         ["--listen", "no-port-here"],
         ["--listen", "127.0.0.1:0", "--upstream", "file:/nonexistent-dir/x/out.jsonl"],

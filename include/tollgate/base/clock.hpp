@@ -12,6 +12,10 @@ namespace tg {
 // enough for deadlines, and it costs no syscall).
 std::uint64_t monotonic_ms() noexcept;
 
+// Monotonic nanoseconds (CLOCK_MONOTONIC): for latencies, where the coarse
+// clock's few milliseconds of resolution would hide everything.
+std::uint64_t monotonic_ns() noexcept;
+
 // Wall clock now, UTC.
 timespec wall_now() noexcept;
 

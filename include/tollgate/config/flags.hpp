@@ -10,6 +10,7 @@
 #include "tollgate/base/log.hpp"
 #include "tollgate/output/jsonl_writer.hpp"
 #include "tollgate/server/options.hpp"
+#include "tollgate/upstream/forwarder.hpp"
 
 namespace tg::config {
 
@@ -22,6 +23,7 @@ struct config {
   output::options output;
   std::string upstream;          // as given: "", "stdout", "file:PATH", "http(s)://…"
   std::string upstream_token;    // never logged
+  upstream::options forward;     // used when upstream is http(s)://
   log::level log_level = log::level::info;
   bool upstream_defaulted = false;  // no --upstream and no OPENMETER_URL: stdout
   bool help = false;

@@ -35,6 +35,8 @@ class uring {
   // Submits and waits for at least one completion (or the timeout, if any).
   int submit_and_wait(unsigned wait_nr = 1);
   int submit();
+  // Submits and waits for one completion or `ms` milliseconds, whichever first.
+  int submit_and_wait_ms(unsigned ms);
 
   // Calls f(const io_uring_cqe&) for every ready completion, then advances the
   // CQ once for the batch. Returns how many were seen.

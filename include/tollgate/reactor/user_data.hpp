@@ -18,6 +18,9 @@ enum class op : std::uint8_t {
   tick,    // the shard's periodic timer
   cancel,  // an async cancel we issued (its result is not interesting)
   wake,    // read on the shard's eventfd (stop requests)
+  up_connect,  // connect of an upstream link; slot = link
+  up_send,     // send on an upstream link
+  up_recv,     // recv on an upstream link
   connect, // an outgoing connect (clients: tollgate-load); slot = connection
 };
 

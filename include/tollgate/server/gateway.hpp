@@ -8,19 +8,55 @@
 #include <string>
 #include <vector>
 
+#include <functional>
+#include <memory>
+
+#include "tollgate/metrics/counters.hpp"
 #include "tollgate/output/jsonl_writer.hpp"
+#include "tollgate/ring/event_ring.hpp"
 #include "tollgate/server/options.hpp"
+#include "tollgate/server/process_state.hpp"
+#include "tollgate/server/request_handler.hpp"
+
+namespace tg::upstream {
+struct shared;
+}
 
 namespace tg::server {
 
+// What a shard's handler may use; all of it lives as long as the gateway.
+struct shard_resources {
+  unsigned index;
+  const options& opts;
+  ring::event_ring& ring;
+  metrics::shard_metrics& counters;
+  const process_state& process;
+};
+using handler_factory = std::function<std::unique_ptr<request_handler>(const shard_resources&)>;
+
+// tollgate's own handler: ingest, health, readiness, metrics.
+std::unique_ptr<request_handler> make_ingest_handler(const shard_resources& r);
+
+// Who consumes the shards' event rings.
+struct consumer {
+  enum class kind : std::uint8_t {
+    jsonl,     // one output thread writing JSON Lines (stdout / file)
+    upstream,  // each shard forwards its own ring to the HTTP upstream
+    none,      // nobody (a server that does not fill its rings, e.g. tollgate-sink)
+  };
+  kind what = kind::jsonl;
+  output::options jsonl;
+  const upstream::shared* upstream = nullptr;
+};
+
 struct run_report {
-  std::uint64_t events_left = 0;  // accepted events the output could not write before the drain deadline
+  std::uint64_t events_left = 0;  // accepted events not written / delivered by the drain deadline
 };
 
 class gateway {
  public:
   // Binds the listeners (throws on failure, e.g. address in use).
-  gateway(const options& opts, const output::options& out);
+  gateway(const options& opts, const consumer& rings, handler_factory make_handler = make_ingest_handler);
   ~gateway();
   gateway(const gateway&) = delete;
   gateway& operator=(const gateway&) = delete;

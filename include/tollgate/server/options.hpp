@@ -4,12 +4,23 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "tollgate/cloudevents/validator.hpp"
 #include "tollgate/http/request_parser.hpp"
 
 namespace tg::server {
+
+enum class ack_mode : std::uint8_t {
+  buffered,  // 204 once the events are in the shard's ring (what OpenMeter's own 204 means)
+  upstream,  // 204 once the upstream accepted every event of the request
+};
+
+enum class when_full : std::uint8_t {
+  wait,    // stop reading the connection; 503 + Retry-After after --admit-timeout-ms
+  reject,  // 429 + Retry-After at once
+};
 
 struct options {
   std::string listen = "127.0.0.1:4196";  // HOST:PORT; port 0 picks a free one (shared by all shards)
@@ -28,6 +39,10 @@ struct options {
   std::size_t max_output_bytes = 1 << 20;  // unsent responses on one connection before reading pauses
 
   std::size_t buffer_bytes = 64u << 20;    // event ring per shard
+  double high_watermark = 0.9;             // ring fill above which new requests wait (and /readyz fails)
+  ack_mode ack = ack_mode::buffered;
+  when_full full = when_full::wait;
+  unsigned ack_timeout_ms = 30000;         // --ack upstream: 504 when the upstream has not accepted by then
   unsigned recv_buffers = 1024;            // provided receive buffers per shard (power of two)
   unsigned recv_buffer_bytes = 16384;      // size of each
   unsigned uring_entries = 4096;           // submission queue entries per shard

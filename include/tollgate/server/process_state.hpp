@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <vector>
 
 #include "tollgate/metrics/counters.hpp"
@@ -18,7 +19,8 @@ struct process_state {
   std::vector<ring::event_ring*> rings;                // index = shard
   metrics::output_metrics* output = nullptr;
   double start_time_seconds = 0;
-  double ready_fill = 0.9;  // /readyz fails while a ring is fuller than this
+  bool upstream = false;    // the ring consumer is the HTTP upstream (metrics show its families)
+  std::atomic<std::uint64_t> events_left{0};  // summed by shards that stop with undelivered events
 };
 
 }  // namespace tg::server

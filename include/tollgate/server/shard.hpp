@@ -11,13 +11,20 @@
 #include "tollgate/ring/event_ring.hpp"
 #include "tollgate/server/options.hpp"
 #include "tollgate/server/process_state.hpp"
+#include "tollgate/server/request_handler.hpp"
+
+namespace tg::upstream {
+struct shared;
+}
 
 namespace tg::server {
 
 class shard {
  public:
+  // `upstream`: when not null, this shard forwards its ring to the HTTP
+  // upstream itself; otherwise another thread consumes the ring (or nobody).
   shard(unsigned index, const options& opts, int listen_fd, ring::event_ring& ring, metrics::shard_metrics& counters,
-        process_state& process);
+        process_state& process, std::unique_ptr<request_handler> handler, const upstream::shared* upstream);
   ~shard();
   shard(const shard&) = delete;
   shard& operator=(const shard&) = delete;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Routing and the ingest path. A request is admitted whole: every event is
 // reserved in the ring, then all are committed together, or none is.
-#include "handler.hpp"
+#include "ingest_handler.hpp"
 
 #include <array>
 
@@ -21,21 +21,21 @@ constexpr std::string_view v3_path = "/api/v3/openmeter/events";
 
 }  // namespace
 
-handler::handler(const options& opts, ring::event_ring& ring, metrics::shard_metrics& counters,
+ingest_handler::ingest_handler(const options& opts, ring::event_ring& ring, metrics::shard_metrics& counters,
                  const process_state& process)
     : opts_(opts), ring_(ring), counters_(counters), process_(process), validator_(opts.validation) {
   events_.reserve(opts.validation.max_events);
 }
 
-bool handler::ready() const {
+bool ingest_handler::ready() const {
   if (process_.stopping.load(std::memory_order_relaxed)) return false;
   for (const ring::event_ring* r : process_.rings) {
-    if (static_cast<double>(r->used_bytes()) > process_.ready_fill * static_cast<double>(r->capacity())) return false;
+    if (static_cast<double>(r->used_bytes()) > opts_.high_watermark * static_cast<double>(r->capacity())) return false;
   }
   return true;
 }
 
-outcome handler::handle(const http::request& req, http::connection conn, std::string& out, bool admit_expired) {
+outcome ingest_handler::handle(const http::request& req, http::connection conn, std::string& out, request_context& ctx) {
   const std::string_view path = req.path;
   const bool get = req.verb == http::method::get || req.verb == http::method::head;
   const bool head_only = req.verb == http::method::head;
@@ -47,7 +47,7 @@ outcome handler::handle(const http::request& req, http::connection conn, std::st
       counters_.count_request(ep, 405);
       return outcome::answered;
     }
-    return ingest(req, path == v1_path ? cloudevents::api::v1 : cloudevents::api::v3, conn, out, admit_expired);
+    return ingest(req, path == v1_path ? cloudevents::api::v1 : cloudevents::api::v3, conn, out, ctx);
   }
 
   metrics::endpoint ep = metrics::endpoint::other;
@@ -84,7 +84,15 @@ outcome handler::handle(const http::request& req, http::connection conn, std::st
   return outcome::answered;
 }
 
-void handler::metrics_page(http::connection conn, std::string& out, bool head_only) {
+// --when-full=reject: the client hears at once that it should slow down.
+outcome ingest_handler::reject_full(metrics::endpoint ep, http::connection conn, std::string& out) {
+  http::write_problem(out, 429, "the event buffer is full; retry later", conn, retry_after);
+  counters_.ingest_rejected[static_cast<std::size_t>(metrics::reject_reason::buffer_full)].add();
+  counters_.count_request(ep, 429);
+  return outcome::answered;
+}
+
+void ingest_handler::metrics_page(http::connection conn, std::string& out, bool head_only) {
   std::vector<metrics::shard_view> shards;
   shards.reserve(process_.shard_metrics.size());
   for (std::size_t i = 0; i < process_.shard_metrics.size(); ++i) {
@@ -92,13 +100,13 @@ void handler::metrics_page(http::connection conn, std::string& out, bool head_on
     shards.push_back({process_.shard_metrics[i], r->used_bytes(), r->capacity()});
   }
   scratch_.clear();
-  metrics::render({shards, process_.output, process_.start_time_seconds, ready()}, scratch_);
+  metrics::render({shards, process_.output, process_.start_time_seconds, ready(), process_.upstream}, scratch_);
   http::write_body(out, 200, "text/plain; version=0.0.4; charset=utf-8", scratch_, conn);
   if (head_only) out.resize(out.size() - scratch_.size());
 }
 
-outcome handler::ingest(const http::request& req, cloudevents::api version, http::connection conn,
-                        std::string& out, bool admit_expired) {
+outcome ingest_handler::ingest(const http::request& req, cloudevents::api version, http::connection conn,
+                               std::string& out, request_context& ctx) {
   const auto ep = version == cloudevents::api::v1 ? metrics::endpoint::ingest_v1 : metrics::endpoint::ingest_v3;
   const auto type = req.has_content_type ? cloudevents::classify(req.content_type) : cloudevents::media_type::unsupported;
   cloudevents::error err;
@@ -113,6 +121,14 @@ outcome handler::ingest(const http::request& req, cloudevents::api version, http
     return outcome::answered;
   }
 
+  // Above the high watermark requests wait (the shard stops reading their
+  // connections, so TCP pushes back) until the consumer has caught up, or are
+  // refused at once with --when-full=reject.
+  const bool over_watermark =
+      static_cast<double>(ring_.used_bytes()) > opts_.high_watermark * static_cast<double>(ring_.capacity());
+  if (over_watermark && opts_.full == when_full::reject) return reject_full(ep, conn, out);
+  if (over_watermark && !ctx.admit_expired) return outcome::park;
+
   // Stamp events without a time with one receipt time for the whole request.
   char now[rfc3339_millis_len];
   bool have_now = false;
@@ -126,7 +142,8 @@ outcome handler::ingest(const http::request& req, cloudevents::api version, http
     char* dst = ring_.try_reserve(n);
     if (dst == nullptr) {
       ring_.rollback();
-      if (!admit_expired) return outcome::park;
+      if (opts_.full == when_full::reject) return reject_full(ep, conn, out);
+      if (!ctx.admit_expired) return outcome::park;
       http::write_problem(out, 503, "the event buffer is full; retry later", conn, retry_after);
       counters_.ingest_rejected[static_cast<std::size_t>(metrics::reject_reason::buffer_full)].add();
       counters_.count_request(ep, 503);
@@ -139,6 +156,11 @@ outcome handler::ingest(const http::request& req, cloudevents::api version, http
   counters_.events_accepted.add(events_.size());
   counters_.event_bytes_accepted.add(bytes);
   const int status = version == cloudevents::api::v1 ? 204 : 202;
+  if (opts_.ack == ack_mode::upstream && !events_.empty()) {
+    ctx.ack_position = ring_.committed_end();
+    ctx.ack_status = status;
+    return outcome::await_ack;  // the shard answers (and counts) once the upstream accepted
+  }
   http::write_empty(out, status, conn);
   counters_.count_request(ep, status);
   return outcome::answered;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Turns one complete request into response bytes: routing, ingest (validate,
-// stamp, admit into the event ring), health, readiness and metrics. No I/O:
-// the shard feeds it requests and sends what it appends. One per shard.
+// tollgate's request handler: routing, ingest (validate, stamp, admit into the
+// event ring), health, readiness and metrics. No I/O: the shard feeds it
+// requests and sends what it appends. One per shard.
 #pragma once
 
 #include <string>
@@ -14,26 +14,23 @@
 #include "tollgate/ring/event_ring.hpp"
 #include "tollgate/server/options.hpp"
 #include "tollgate/server/process_state.hpp"
+#include "tollgate/server/request_handler.hpp"
 
 namespace tg::server {
 
-enum class outcome : std::uint8_t {
-  answered,  // a response was appended
-  park,      // the event ring has no room: nothing appended; ask again later
-};
-
-class handler {
+class ingest_handler final : public request_handler {
  public:
-  handler(const options& opts, ring::event_ring& ring, metrics::shard_metrics& counters,
-          const process_state& process);
+  ingest_handler(const options& opts, ring::event_ring& ring, metrics::shard_metrics& counters,
+                 const process_state& process);
 
-  // `admit_expired`: the request has waited admit_timeout_ms for ring space;
-  // answer 503 instead of parking again.
-  outcome handle(const http::request& req, http::connection conn, std::string& out, bool admit_expired);
+  // A full ring parks the request (outcome::park); once ctx.admit_expired it
+  // gets 503 + Retry-After instead.
+  outcome handle(const http::request& req, http::connection conn, std::string& out, request_context& ctx) override;
 
  private:
   outcome ingest(const http::request& req, cloudevents::api version, http::connection conn, std::string& out,
-                 bool admit_expired);
+                 request_context& ctx);
+  outcome reject_full(metrics::endpoint ep, http::connection conn, std::string& out);
   void metrics_page(http::connection conn, std::string& out, bool head_only);
   bool ready() const;
 

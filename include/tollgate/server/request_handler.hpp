@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+// What a shard asks of the application behind it: one complete request in,
+// response bytes (or a decision to wait) out. tollgate's ingest handler and
+// tollgate-sink's handler both sit behind this, on the same shard machinery.
+// One handler per shard, called only on that shard's thread; never blocks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "tollgate/http/request_parser.hpp"
+#include "tollgate/http/response.hpp"
+
+namespace tg::server {
+
+enum class outcome : std::uint8_t {
+  answered,    // a response was appended to `out`
+  park,        // nothing appended: ask again on a later tick (a full ring, an injected delay)
+  await_ack,   // admitted; answer ctx.ack_status once the ring's events up to ctx.ack_position are acknowledged
+  drop,        // close the connection without answering (fault injection)
+};
+
+struct request_context {
+  std::uint64_t now_ms = 0;
+  std::uint64_t first_try_ms = 0;  // when the request was first handled (== now_ms on the first try)
+  bool admit_expired = false;      // parked for --admit-timeout-ms already: answer now, do not park again
+  // Set by the handler with outcome::await_ack.
+  std::uint64_t ack_position = 0;
+  int ack_status = 0;
+};
+
+class request_handler {
+ public:
+  virtual ~request_handler() = default;
+  virtual outcome handle(const http::request& req, http::connection conn, std::string& out, request_context& ctx) = 0;
+};
+
+}  // namespace tg::server
