@@ -94,10 +94,33 @@ class Tollgate:
         self.proc.wait(30)
 
 
+class TollgateForwarding:
+    """tollgate forwarding every event to an upstream that answers 204 at once
+    (nginx `return 204`, pinned with the load generator so its CPU is not
+    counted as tollgate's)."""
+    name = "tollgate → upstream"
+
+    def __init__(self, cpu, shards, tmp, upstream_cpus):
+        self.upstream = Nginx(upstream_cpus, 1, os.path.join(tmp, "upstream"))
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", cpu, TOLLGATE, "--listen", f"127.0.0.1:{self.port}", "--shards", str(shards),
+             "--upstream", f"http://127.0.0.1:{self.upstream.port}", "--dead-letter", os.path.join(tmp, "dead.jsonl"),
+             "--log-level", "warn"], stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+        self.pids = [self.proc.pid]
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(30)
+        self.upstream.stop()
+
+
 class Nginx:
     name = "nginx"
 
     def __init__(self, cpu, workers, tmp):
+        os.makedirs(tmp, exist_ok=True)
         self.port = free_port()
         conf = os.path.join(tmp, "nginx.conf")
         with open(conf, "w") as f:
@@ -184,8 +207,11 @@ def main():
             server_cpus = f"{max(0, ncpu - shards)}-{ncpu - 1}" if ncpu > shards else f"0-{ncpu - 1}"
             wrk_cpus = f"0-{max(0, ncpu - shards - 1)}" if ncpu > shards else f"0-{ncpu - 1}"
             for label, body, ctype, events in bodies:
-                for cls in (Nginx, Tollgate):
-                    srv = cls(server_cpus, shards, tmp)
+                for cls in (Nginx, Tollgate, TollgateForwarding):
+                    if cls is TollgateForwarding:
+                        srv = cls(server_cpus, shards, tmp, wrk_cpus)
+                    else:
+                        srv = cls(server_cpus, shards, tmp)
                     try:
                         r = measure(srv, body, ctype, args, wrk_cpus)
                     finally:
@@ -201,9 +227,9 @@ def main():
                      f"{r['rss_kib'] / 1024:.1f} MiB |")
     ratio = []
     for shards, label, name, events, r in rows:
-        if name == "tollgate":
+        if name != "nginx":
             base = [x for x in rows if x[0] == shards and x[1] == label and x[2] == "nginx"][0][4]
-            ratio.append(f"- {label}, {shards} shard(s): tollgate does **{r['req_per_cpu_s'] / base['req_per_cpu_s']:.2f}×** "
+            ratio.append(f"- {label}, {shards} shard(s): {name} does **{r['req_per_cpu_s'] / base['req_per_cpu_s']:.2f}×** "
                          f"nginx's requests per CPU-second.")
     cpu_model = ""
     with open("/proc/cpuinfo") as f:
@@ -215,7 +241,9 @@ def main():
     cmd = "scripts/bench " + " ".join(sys.argv[1:])
     section = [f"### Macro: tollgate vs nginx `return 204` ({datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC)", "",
                f"Command: `{cmd.strip()}` (wrk {args.connections} connections, {args.duration} s per run, "
-               f"servers pinned to the last CPU(s), wrk to the others; tollgate writes to `file:/dev/null`).", "",
+               f"servers pinned to the last CPU(s), wrk to the others; `tollgate` writes to `file:/dev/null`, "
+               f"`tollgate → upstream` forwards every event to an nginx `return 204` upstream pinned with wrk, whose CPU "
+               f"is not counted).", "",
                f"Machine: {facts}.", ""] + table + [""] + ratio + [""]
     text = "\n".join(section)
     print(text)

@@ -20,7 +20,9 @@
 #include "tollgate/base/clock.hpp"
 #include "tollgate/base/log.hpp"
 #include "tollgate/upstream/backoff.hpp"
+#include "tollgate/upstream/batch_request.hpp"
 #include "tollgate/upstream/dead_letter.hpp"
+#include "tollgate/upstream/resolver.hpp"
 #include "tollgate_config.h"
 
 namespace tg::upstream {
@@ -135,6 +137,12 @@ struct forwarder::impl final : link_owner {
   std::string dead;         // dead-letter lines being built
   int auth_failures = 0;
   bool closing = false;
+  // Re-resolution after connect failures, off this thread. Made on first need:
+  // a healthy upstream never starts the resolver's thread.
+  std::unique_ptr<resolver> dns;
+  bool resolving = false;
+  std::uint64_t last_resolve = 0;
+  static constexpr std::uint64_t resolve_every_ms = 1000;
   std::uint64_t last_failure_log = 0;
 
   batch* find(std::uint64_t id) {
@@ -218,25 +226,7 @@ struct forwarder::impl final : link_owner {
   }
 
   void send(batch& b, link& l) {
-    // Body: the events' bytes as accepted, joined into a JSON array.
-    request.clear();
-    std::size_t body = 2;
-    ring::event_ring::record rec;
-    for (std::uint64_t pos = b.begin; pos != b.end && events.read(pos, rec); pos = rec.next) {
-      body += rec.bytes.size() + 1;
-    }
-    body -= 1;
-    request.reserve(head_prefix.size() + 32 + body);
-    request += head_prefix;
-    request += std::to_string(b.events == 0 ? 2 : body);
-    request += "\r\n\r\n[";
-    bool first = true;
-    for (std::uint64_t pos = b.begin; pos != b.end && events.read(pos, rec); pos = rec.next) {
-      if (!first) request += ',';
-      request.append(rec.bytes.data(), rec.bytes.size());
-      first = false;
-    }
-    request += ']';
+    build_batch_request(events, b.begin, b.end, head_prefix, request);
     b.st = batch::state::inflight;
     ++b.attempts;
     l.batch_id = b.id;
@@ -317,6 +307,37 @@ struct forwarder::impl final : link_owner {
 
   void link_ready(link&) override { dispatch(); }
 
+  // The address may have moved (a new load balancer, a failover): ask again,
+  // at most once a second, and use the answer for the next connects.
+  void re_resolve() {
+    if (resolving || (last_resolve != 0 && now - last_resolve < resolve_every_ms)) return;
+    try {
+      if (!dns) dns = std::make_unique<resolver>();
+    } catch (const std::exception& e) {
+      log::warn("cannot start the resolver thread; keeping the addresses from start-up", {{"error", e.what()}});
+      return;
+    }
+    dns->request(sh.url.host, sh.url.port);
+    resolving = true;
+    last_resolve = now;
+  }
+
+  void poll_resolver() {
+    if (!resolving) return;
+    resolution r;
+    while (dns->poll(r)) {
+      resolving = false;
+      if (!r.ok()) {
+        log::warn("upstream host name did not resolve; keeping the last addresses",
+                  {{"shard", shard}, {"host", sh.url.host}, {"error", r.error}});
+        continue;
+      }
+      addrs.clear();
+      for (const resolved_address& a : r.addresses) addrs.emplace_back(a.addr, a.len);
+      addr_next = 0;
+    }
+  }
+
   void link_response(link& l, const http::response& r) override {
     batch* b = find(l.batch_id);
     l.batch_id = 0;
@@ -365,6 +386,7 @@ struct forwarder::impl final : link_owner {
                 {{"shard", shard}, {"reason", failure_name(f)}, {"detail", why}});
       last_failure_log = now;
     }
+    if ((f == failure::connect || f == failure::timeout) && !had_request) re_resolve();
     if (had_request) {
       m.outcomes[f == failure::timeout ? metrics::upstream_timeout : metrics::upstream_network_error].add();
       if (batch* b = find(l.batch_id)) retry_later(*b, std::nullopt);
@@ -398,6 +420,7 @@ void forwarder::poll(std::uint64_t now_ms) {
 
 void forwarder::tick(std::uint64_t now_ms) {
   impl_->now = now_ms;
+  impl_->poll_resolver();
   for (auto& l : impl_->links) l->check_deadline(now_ms);
   impl_->release_done();
 }

@@ -1,0 +1,243 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Forwarding end to end: the real tollgate in front of the real tollgate-sink
+(and of an HTTPS server for TLS), on 127.0.0.1. Every test compares the ids the
+clients got 204 for with the ids the upstream received."""
+import os
+import tempfile
+import time
+
+from harness import (BATCH, CE, Gateway, batch, event, metric, metric_sum, run_tests, run_threads, wait_for)
+from upstreams import HttpsUpstream, Sink, make_pki
+
+# Short timings so retries happen within a test's budget.
+FAST = ["--linger-ms", "2", "--retry-initial-ms", "20", "--retry-max-ms", "200", "--drain-timeout-ms", "5000"]
+
+
+def forwarding(sink_url, tmp, *flags):
+    return Gateway("--dead-letter", os.path.join(tmp, "dead.jsonl"), *FAST, *flags, output=sink_url)
+
+
+def ids_of(count, prefix):
+    return ["%s-%d" % (prefix, i) for i in range(count)]
+
+
+def post_all(g, ids, per_request=20, ctype=BATCH):
+    """Posts ids in batches; returns the ids that got 204."""
+    ok = []
+    for i in range(0, len(ids), per_request):
+        chunk = ids[i:i + per_request]
+        r = g.post(batch([event(x) for x in chunk]), ctype)
+        assert r.status == 204, r
+        ok += chunk
+    return ok
+
+
+def assert_delivered_once(sink, expected):
+    got = sink.received_ids()
+    dup = len(got) - len(set(got))
+    assert set(got) == set(expected), "missing %d, unexpected %d" % (
+        len(set(expected) - set(got)), len(set(got) - set(expected)))
+    assert dup == 0, "%d duplicates at the sink" % dup
+
+
+def test_every_accepted_id_arrives_exactly_once_under_load():
+    with Sink() as sink, tempfile.TemporaryDirectory() as tmp:
+        with forwarding(sink.url, tmp, "--shards", "2") as g:
+            accepted = {}
+
+            def client(t):
+                accepted[t] = post_all(g, ids_of(400, "load%d" % t), per_request=20)
+            run_threads(client, [(t,) for t in range(6)])
+            expected = [x for ids in accepted.values() for x in ids]
+            wait_for(lambda: sink.stats()["events"] >= len(expected), what="every event at the sink")
+            m = g.metrics()
+            assert metric_sum(m, "tollgate_upstream_events_delivered_total") == len(expected)
+            assert metric_sum(m, "tollgate_dead_lettered_events_total") == 0
+            g.stop()
+        assert_delivered_once(sink, expected)
+
+
+def test_runs_of_503_and_429_with_retry_after_lose_nothing():
+    with Sink() as sink, tempfile.TemporaryDirectory() as tmp:
+        with forwarding(sink.url, tmp) as g:
+            sink.faults(fail_status=503, fail_count=5)
+            first = post_all(g, ids_of(200, "s503"))
+            wait_for(lambda: sink.stats()["events"] >= 200, what="events after five 503s")
+            m = g.metrics()
+            assert metric(m, "tollgate_upstream_requests_total", status="503") == 5
+            assert metric_sum(m, "tollgate_upstream_retries_total") >= 5
+
+            # Retry-After is a lower bound on the wait: two 429s asking for 1 s
+            # mean the events cannot arrive in under 2 s.
+            sink.faults(fail_status=429, fail_count=2, retry_after="1")
+            t0 = time.monotonic()
+            second = post_all(g, ids_of(100, "s429"))
+            wait_for(lambda: sink.stats()["events"] >= 300, timeout=20, what="events after two 429s")
+            assert time.monotonic() - t0 >= 1.9, "Retry-After was not honoured"
+            assert metric(g.metrics(), "tollgate_upstream_requests_total", status="429") == 2
+            g.stop()
+        assert_delivered_once(sink, first + second)
+
+
+def test_dropped_upstream_connections_lose_nothing():
+    with Sink() as sink, tempfile.TemporaryDirectory() as tmp:
+        with forwarding(sink.url, tmp) as g:
+            sink.faults(drop_count=4)
+            ids = post_all(g, ids_of(300, "drop"))
+            wait_for(lambda: sink.stats()["events"] >= 300, what="events after dropped connections")
+            m = g.metrics()
+            assert metric_sum(m, "tollgate_upstream_requests_total") >= 4
+            g.stop()
+        assert_delivered_once(sink, ids)
+
+
+def test_three_poison_events_are_dead_lettered_and_the_rest_delivered():
+    with Sink("--reject-id-prefix", "poison-") as sink, tempfile.TemporaryDirectory() as tmp:
+        with forwarding(sink.url, tmp, "--batch-max-events", "200", "--linger-ms", "20") as g:
+            ids = ids_of(3000, "good")
+            for n, at in enumerate((17, 1500, 2999)):
+                ids[at] = "poison-%d" % n
+            accepted = post_all(g, ids, per_request=100)
+            good = [x for x in accepted if not x.startswith("poison-")]
+            wait_for(lambda: sink.stats()["events"] >= len(good), what="all good events")
+            wait_for(lambda: metric_sum(g.metrics(), "tollgate_dead_lettered_events_total") == 3,
+                     what="three dead-lettered events")
+            m = g.metrics()
+            assert metric_sum(m, "tollgate_upstream_splits_total") > 0
+            g.stop()
+            with open(os.path.join(tmp, "dead.jsonl")) as f:
+                import json
+                dead = [json.loads(line) for line in f]
+        assert sorted(d["event"]["id"] for d in dead) == ["poison-0", "poison-1", "poison-2"]
+        assert all(d["status"] == 400 and d["detail"] and d["time"] for d in dead), dead
+        assert_delivered_once(sink, good)
+
+
+def test_wrong_token_keeps_events_until_the_upstream_accepts_it():
+    # tollgate reads its token at start. When the upstream rejects it, events
+    # stay buffered (401 is a configuration error, not the events' fault) and
+    # go through as soon as the upstream accepts the token: no restart of
+    # tollgate, so nothing buffered is lost.
+    with tempfile.TemporaryDirectory() as tmp:
+        sink = Sink("--token", "right")
+        port = sink.port
+        try:
+            with forwarding(sink.url, tmp, "--upstream-token", "wrong") as g:
+                ids = post_all(g, ids_of(50, "tok"))
+                wait_for(lambda: metric(g.metrics(), "tollgate_upstream_requests_total", status="401") >= 2,
+                         what="401s from the sink")
+                assert sink.stats()["events"] == 0
+                assert metric_sum(g.metrics(), "tollgate_events_waiting") == 50
+                assert "rejected the token" in g.stderr()
+                assert "wrong" not in g.stderr(), "the token must never be logged"
+                sink.stop()
+                sink = Sink("--token", "wrong", port=port)  # the key is fixed upstream
+                wait_for(lambda: sink.stats()["events"] >= 50, timeout=15, what="events once the token is accepted")
+                g.stop()
+            assert_delivered_once(sink, ids)
+        finally:
+            sink.stop()
+
+
+def test_slow_upstream_pushes_back_to_clients_and_loses_nothing():
+    with Sink("--latency-ms", "150") as sink, tempfile.TemporaryDirectory() as tmp:
+        flags = ["--max-body-bytes", "65536", "--buffer-bytes", "196608", "--max-in-flight", "1",
+                 "--batch-max-events", "40", "--admit-timeout-ms", "200"]
+        with forwarding(sink.url, tmp, *flags) as g:
+            accepted, refused = [], []
+            deadline = time.monotonic() + 4
+            n = 0
+            while time.monotonic() < deadline and not refused:
+                chunk = ids_of(100, "slow%d" % n)
+                n += 1
+                r = g.post(batch([event(x) for x in chunk]), BATCH)
+                assert r.status in (204, 503), r
+                (accepted if r.status == 204 else refused).extend(chunk)
+                if r.status == 503:
+                    assert r.header("Retry-After"), r
+            assert refused, "a slow upstream never pushed back"
+            m = g.metrics()
+            assert metric_sum(m, "tollgate_backpressure_pauses_total") > 0
+            assert metric_sum(m, "tollgate_ring_used_bytes") <= 196608
+            sink.faults(latency_ms=0)
+            wait_for(lambda: sink.stats()["events"] >= len(accepted), timeout=20, what="backlog delivered")
+            g.stop()
+        got = set(sink.received_ids())
+        assert got == set(accepted), "delivered set differs from the accepted set"
+        assert not got & set(refused)
+
+
+def test_ack_upstream_answers_only_after_delivery():
+    with Sink("--latency-ms", "300") as sink, tempfile.TemporaryDirectory() as tmp:
+        with forwarding(sink.url, tmp, "--ack", "upstream", "--ack-timeout-ms", "1500") as g:
+            t0 = time.monotonic()
+            r = g.post(event("ack-1"), CE)
+            elapsed = time.monotonic() - t0
+            assert r.status == 204, r
+            assert elapsed >= 0.3, "answered before the upstream could have accepted (%.3fs)" % elapsed
+            assert sink.stats()["events"] == 1, "204 came before the sink had the event"
+
+            sink.faults(latency_ms=0, fail_status=503, fail_ratio=1.0)
+            t0 = time.monotonic()
+            r = g.post(event("ack-2"), CE)
+            assert r.status == 504, r
+            assert time.monotonic() - t0 >= 1.4
+            assert metric_sum(g.metrics(), "tollgate_ack_timeouts_total") == 1
+            sink.faults(fail_ratio=0.0, fail_count=0)
+            wait_for(lambda: sink.stats()["events"] >= 2, what="the timed-out event still delivered")
+            g.stop()
+        assert_delivered_once(sink, ["ack-1", "ack-2"])
+
+
+def test_https_upstream_with_a_private_ca():
+    with tempfile.TemporaryDirectory() as tmp:
+        ca, cert, key = make_pki(tmp)
+        up = HttpsUpstream(cert, key)
+        try:
+            url = "https://localhost:%d" % up.port
+            with forwarding(url, tmp, "--upstream-ca-file", ca, "--upstream-token", "tls-token") as g:
+                ids = post_all(g, ids_of(60, "tls"))
+                wait_for(lambda: len(up.received()) >= 60, what="events over TLS")
+                g.stop()
+            assert sorted(up.received()) == sorted(ids)
+            assert set(up.auth) == {"Bearer tls-token"}
+        finally:
+            up.close()
+
+
+def check_refused_tls(url, tmp, *flags):
+    with forwarding(url, tmp, "--drain-timeout-ms", "500", *flags) as g:
+        post_all(g, ids_of(10, "refused"))
+        wait_for(lambda: metric_sum(g.metrics(), "tollgate_upstream_connect_failures_total") >= 1,
+                 what="a refused TLS handshake")
+        m = g.metrics()
+        assert metric_sum(m, "tollgate_upstream_events_delivered_total") == 0
+        assert metric_sum(m, "tollgate_events_waiting") == 10, "events must be kept"
+        assert "certificate verify failed" in g.stderr(), g.stderr()
+        g.stop(expect_rc=1)  # the drain deadline passes with events undelivered
+        assert "events left" in g.stderr() or '"events_left":10' in g.stderr()
+
+
+def test_https_upstream_with_the_wrong_host_name_is_refused_and_events_kept():
+    with tempfile.TemporaryDirectory() as tmp:
+        ca, cert, key = make_pki(tmp, names=("DNS:localhost",))
+        up = HttpsUpstream(cert, key)
+        try:
+            check_refused_tls("https://127.0.0.1:%d" % up.port, tmp, "--upstream-ca-file", ca)
+            assert up.received() == []
+        finally:
+            up.close()
+
+
+def test_https_upstream_with_an_untrusted_certificate_is_refused_and_events_kept():
+    with tempfile.TemporaryDirectory() as tmp:
+        _, cert, key = make_pki(tmp)
+        up = HttpsUpstream(cert, key)
+        try:
+            check_refused_tls("https://localhost:%d" % up.port, tmp)
+            assert up.received() == []
+        finally:
+            up.close()
+
+
+run_tests(globals())

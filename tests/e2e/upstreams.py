@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Upstreams for the forwarding tests: the real tollgate-sink, and an HTTPS
+server (Python's ssl over http.server) with a CA and certificates made at test
+time by the openssl command, for the TLS tests."""
+import json
+import os
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from harness import IO_TIMEOUT, START_TIMEOUT, STOP_TIMEOUT, Conn, http_request
+
+SINK_BIN = os.environ.get("TOLLGATE_SINK_BIN", "")
+
+
+class Sink:
+    """A tollgate-sink process on 127.0.0.1 (port 0 unless given)."""
+
+    def __init__(self, *flags, port=0):
+        self.tmp = tempfile.TemporaryDirectory(prefix="tollgate-sink-")
+        self.record = os.path.join(self.tmp.name, "received.jsonl")
+        self.err_path = os.path.join(self.tmp.name, "sink.log")
+        self.err = open(self.err_path, "wb")
+        args = [SINK_BIN, "--listen", "127.0.0.1:%d" % port, "--record", self.record] + [str(f) for f in flags]
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err)
+        self.port = None
+        deadline = time.monotonic() + START_TIMEOUT
+        while self.port is None:
+            assert time.monotonic() < deadline, "sink did not start: " + self.log()
+            assert self.proc.poll() is None, "sink exited %s: %s" % (self.proc.returncode, self.log())
+            for line in self.log().splitlines():
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    continue
+                if obj.get("msg") == "listening":
+                    self.port = int(obj["port"])
+            time.sleep(0.02)
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def log(self):
+        with open(self.err_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def request(self, method, path, body=None):
+        with Conn(self.port) as c:
+            c.send(http_request(method, path, body, {"Content-Type": "application/json"} if body else None))
+            return c.response()
+
+    def stats(self):
+        r = self.request("GET", "/stats")
+        assert r.status == 200, r
+        return r.json()
+
+    def faults(self, **settings):
+        r = self.request("POST", "/faults", json.dumps(settings).encode())
+        assert r.status in (200, 204), r
+        return r
+
+    def received_ids(self):
+        """Every accepted event's id, in arrival order (duplicates kept)."""
+        ids = []
+        if os.path.exists(self.record):
+            with open(self.record, "rb") as f:
+                for line in f:
+                    if line.strip():
+                        ids.append(json.loads(line)["id"])
+        return ids
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(STOP_TIMEOUT)
+        self.err.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        self.tmp.cleanup()
+        return False
+
+
+def make_pki(directory, names=("DNS:localhost",)):
+    """A CA and a server certificate for `names` (subjectAltName entries), made
+    with the openssl command. Returns (ca.pem, cert.pem, key.pem)."""
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), cwd=directory, check=True, capture_output=True, timeout=60)
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
+        "-out", "ca.pem", "-days", "2", "-subj", "/CN=tollgate test CA")
+    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key",
+        "-out", "server.csr", "-subj", "/CN=localhost")
+    with open(os.path.join(directory, "san.ext"), "w") as f:
+        f.write("subjectAltName=%s\n" % ",".join(names))
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.pem", "-days", "2", "-extfile", "san.ext")
+    return tuple(os.path.join(directory, n) for n in ("ca.pem", "server.pem", "server.key"))
+
+
+class HttpsUpstream:
+    """An HTTPS server that answers POST /api/v1/events with 204 and keeps the
+    ids it received (and the Authorization header it saw)."""
+
+    def __init__(self, cert, key):
+        self.ids = []
+        self.auth = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                events = json.loads(body)
+                with outer.lock:
+                    outer.ids.extend(e["id"] for e in events)
+                    outer.auth.append(self.headers.get("Authorization"))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert, key)
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def received(self):
+        with self.lock:
+            return list(self.ids)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
