@@ -28,9 +28,10 @@ TG_BENCH_PACKAGES=(nginx-light wrk gnuplot-nox)
 tg_configure() {
   local dir=$1
   shift
+  local out
   if [ -f "$dir/build.ninja" ]; then
-    meson configure "$dir" "$@" >/dev/null
+    out=$(meson configure "$dir" "$@" 2>&1) || { echo "$out" >&2; return 1; }
   else
-    meson setup "$dir" "$@" >/dev/null
+    out=$(meson setup "$dir" "$@" 2>&1) || { echo "$out" >&2; return 1; }
   fi
 }

@@ -67,13 +67,15 @@ def test_runs_of_503_and_429_with_retry_after_lose_nothing():
             assert metric(m, "tollgate_upstream_requests_total", status="503") == 5
             assert metric_sum(m, "tollgate_upstream_retries_total") >= 5
 
-            # Retry-After is a lower bound on the wait: two 429s asking for 1 s
-            # mean the events cannot arrive in under 2 s.
+            # Retry-After is a lower bound on the wait: after a 429 asking for
+            # 1 s, the events cannot arrive in under 1 s (batches in flight at
+            # the same time wait out the same second, so two 429s need not
+            # mean two seconds).
             sink.faults(fail_status=429, fail_count=2, retry_after="1")
             t0 = time.monotonic()
             second = post_all(g, ids_of(100, "s429"))
             wait_for(lambda: sink.stats()["events"] >= 300, timeout=20, what="events after two 429s")
-            assert time.monotonic() - t0 >= 1.9, "Retry-After was not honoured"
+            assert time.monotonic() - t0 >= 0.95, "Retry-After was not honoured"
             assert metric(g.metrics(), "tollgate_upstream_requests_total", status="429") == 2
             g.stop()
         assert_delivered_once(sink, first + second)
@@ -158,7 +160,8 @@ def test_slow_upstream_pushes_back_to_clients_and_loses_nothing():
             assert refused, "a slow upstream never pushed back"
             m = g.metrics()
             assert metric_sum(m, "tollgate_backpressure_pauses_total") > 0
-            assert metric_sum(m, "tollgate_ring_used_bytes") <= 196608
+            used = [v for (name, _), v in m.items() if name == "tollgate_ring_used_bytes"]
+            assert used and max(used) <= 196608, used  # memory stays within --buffer-bytes per shard
             sink.faults(latency_ms=0)
             wait_for(lambda: sink.stats()["events"] >= len(accepted), timeout=20, what="backlog delivered")
             g.stop()

@@ -20,7 +20,8 @@ inline constexpr std::size_t endpoint_count = 6;
 const char* endpoint_label(endpoint e) noexcept;
 
 // Every status tollgate sends, in a fixed order (index = position).
-inline constexpr std::array<int, 16> statuses = {200, 202, 204, 400, 404, 405, 408, 411, 413, 429, 431, 500, 502, 503, 504, 505};
+// 401/403 are never sent by tollgate but are what an upstream answers a bad token.
+inline constexpr std::array<int, 18> statuses = {200, 202, 204, 400, 401, 403, 404, 405, 408, 411, 413, 429, 431, 500, 502, 503, 504, 505};
 // Index of a status in `statuses`; unknown codes count as 500's slot.
 std::size_t status_index(int status) noexcept;
 
