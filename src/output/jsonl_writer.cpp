@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// JSON Lines output thread. It polls the rings, sleeping 0.5 to 2 ms when
-// they are empty: cheaper than a wake-up syscall per commit on the reactor's
-// hot path, and it makes each writev carry more events. Latency to a file or
-// stdout is not what anybody measures.
+// JSON Lines output thread. It polls the rings, sleeping 2 to 10 ms between
+// small harvests: cheaper than a wake-up syscall per commit on the reactor's
+// hot path, fewer context switches on a CPU the shards share, and each writev
+// carries more events. Latency to a file or stdout is not what anybody
+// measures; at 100k events/s a 10 ms pause holds about 3 MB of a 64 MiB ring.
 #include "tollgate/output/jsonl_writer.hpp"
 
 #include <fcntl.h>
@@ -70,8 +71,8 @@ std::uint64_t jsonl_writer::stop(std::uint64_t deadline_ms) {
 }
 
 void jsonl_writer::run() {
-  constexpr unsigned min_idle_us = 500;
-  constexpr unsigned max_idle_us = 2000;
+  constexpr unsigned min_idle_us = 2000;
+  constexpr unsigned max_idle_us = 10000;
   unsigned idle_us = min_idle_us;
   for (;;) {
     // Read the flag before draining: everything committed before stop() was
