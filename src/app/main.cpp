@@ -31,12 +31,7 @@ std::string allocator_name() {
 
 int main(int argc, char** argv) {
   using namespace tg;
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  server::block_stop_signals();  // first, so every thread inherits the mask
 
   config::config cfg;
   try {

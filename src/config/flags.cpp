@@ -43,17 +43,25 @@ std::uint64_t parse_number(const std::string& flag_name, const std::string& v, b
   return n * mul;
 }
 
-template <class T>
-std::function<void(config&, const std::string&)> up_number(const char* name, T upstream::options::*member, bool size,
-                                                           std::uint64_t min, std::uint64_t max) {
+// A bounded number flag stored in one member of one part of the config
+// (server options or upstream options).
+template <class Part, class T>
+std::function<void(config&, const std::string&)> number_in(Part config::*part, const char* name, T Part::*member,
+                                                           bool size, std::uint64_t min, std::uint64_t max) {
   return [=](config& c, const std::string& v) {
     const std::uint64_t n = parse_number(name, v, size);
     if (n < min || n > max) {
       throw usage_error(std::string("--") + name + ": " + v + " is out of range [" + std::to_string(min) + ", " +
                         std::to_string(max) + "]");
     }
-    c.forward.*member = static_cast<T>(n);
+    (c.*part).*member = static_cast<T>(n);
   };
+}
+
+template <class T>
+std::function<void(config&, const std::string&)> up_number(const char* name, T upstream::options::*member, bool size,
+                                                           std::uint64_t min, std::uint64_t max) {
+  return number_in(&config::forward, name, member, size, min, max);
 }
 
 std::string read_token_file(const std::string& path) {
@@ -72,14 +80,7 @@ std::string read_token_file(const std::string& path) {
 template <class T>
 std::function<void(config&, const std::string&)> number(const char* name, T server::options::*member, bool size,
                                                         std::uint64_t min, std::uint64_t max) {
-  return [=](config& c, const std::string& v) {
-    const std::uint64_t n = parse_number(name, v, size);
-    if (n < min || n > max) {
-      throw usage_error(std::string("--") + name + ": " + v + " is out of range [" + std::to_string(min) + ", " +
-                        std::to_string(max) + "]");
-    }
-    c.server.*member = static_cast<T>(n);
-  };
+  return number_in(&config::server, name, member, size, min, max);
 }
 
 std::vector<flag> table() {

@@ -84,6 +84,13 @@ outcome ingest_handler::handle(const http::request& req, http::connection conn, 
   return outcome::answered;
 }
 
+// Ring bytes the validated request needs (records framed and padded).
+std::size_t ingest_handler::ring_footprint() const {
+  std::size_t n = 0;
+  for (const cloudevents::event_ref& ev : events_) n += ring::event_ring::footprint(cloudevents::stamped_size(ev));
+  return n;
+}
+
 // --when-full=reject: the client hears at once that it should slow down.
 outcome ingest_handler::reject_full(metrics::endpoint ep, http::connection conn, std::string& out) {
   http::write_problem(out, 429, "the event buffer is full; retry later", conn, retry_after);
@@ -127,7 +134,10 @@ outcome ingest_handler::ingest(const http::request& req, cloudevents::api versio
   const bool over_watermark =
       static_cast<double>(ring_.used_bytes()) > opts_.high_watermark * static_cast<double>(ring_.capacity());
   if (over_watermark && opts_.full == when_full::reject) return reject_full(ep, conn, out);
-  if (over_watermark && !ctx.admit_expired) return outcome::park;
+  if (over_watermark && !ctx.admit_expired) {
+    ctx.park_bytes = ring_footprint();
+    return outcome::park;
+  }
 
   // Stamp events without a time with one receipt time for the whole request.
   char now[rfc3339_millis_len];
@@ -143,7 +153,10 @@ outcome ingest_handler::ingest(const http::request& req, cloudevents::api versio
     if (dst == nullptr) {
       ring_.rollback();
       if (opts_.full == when_full::reject) return reject_full(ep, conn, out);
-      if (!ctx.admit_expired) return outcome::park;
+      if (!ctx.admit_expired) {
+        ctx.park_bytes = ring_footprint();
+        return outcome::park;
+      }
       http::write_problem(out, 503, "the event buffer is full; retry later", conn, retry_after);
       counters_.ingest_rejected[static_cast<std::size_t>(metrics::reject_reason::buffer_full)].add();
       counters_.count_request(ep, 503);

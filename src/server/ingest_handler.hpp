@@ -30,6 +30,7 @@ class ingest_handler final : public request_handler {
  private:
   outcome ingest(const http::request& req, cloudevents::api version, http::connection conn, std::string& out,
                  request_context& ctx);
+  std::size_t ring_footprint() const;
   outcome reject_full(metrics::endpoint ep, http::connection conn, std::string& out);
   void metrics_page(http::connection conn, std::string& out, bool head_only);
   bool ready() const;

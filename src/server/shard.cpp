@@ -52,6 +52,8 @@ struct shard::impl {
   const upstream::shared* up;
   std::unique_ptr<upstream::forwarder> fwd;  // this shard's ring consumer, with an HTTP upstream
   std::vector<std::uint32_t> ack_waiters;     // slots awaiting the upstream's acceptance
+  std::vector<std::uint32_t> parked_slots;    // slots whose complete request waits (ring space, a delay)
+  std::uint64_t parked_tried_at = 0;          // ring.read_begin() when parked requests were last retried
 
   std::unique_ptr<reactor::uring> uring;
   std::unique_ptr<reactor::buffer_ring> buffers;
@@ -76,6 +78,8 @@ struct shard::impl {
   void on_tick();
   void begin_drain();
   void check_acks();
+  void retry_parked();
+  bool worth_retry(const connection& c) const;
   void finish_shutdown();
   void feed(connection& c, std::uint32_t slot, const char* data, std::size_t len);
   void drain_stash(connection& c, std::uint32_t slot);
@@ -149,6 +153,9 @@ void shard::impl::run() {
     });
     if (fwd) fwd->poll(now);
     if (!ack_waiters.empty()) check_acks();
+    // Parked requests go again as soon as the consumer freed ring space, not
+    // a tick later: under back pressure a tick is a long time.
+    if (!parked_slots.empty() && ring.read_begin() != parked_tried_at) retry_parked();
     for (std::size_t i = 0; i < dirty.size(); ++i) flush(dirty[i]);
     dirty.clear();
     buffers->publish();
@@ -353,10 +360,15 @@ void shard::impl::finish_request(connection& c, std::uint32_t slot) {
   ctx.admit_expired = expired;
   const outcome o = handle->handle(req, hdr, c.out_pending, ctx);
   if (o == outcome::park) {
+    c.park_bytes = ctx.park_bytes;
     if (!c.parked) {
       c.parked = true;
       c.parked_since = now;
       counters.backpressure_pauses.add();
+      if (!c.parked_listed) {
+        parked_slots.push_back(slot);
+        c.parked_listed = true;
+      }
     }
     set_deadline(c, dl_none, 0);
     return;
@@ -549,6 +561,7 @@ void shard::impl::set_deadline(connection& c, int kind, unsigned ms) {
 void shard::impl::on_tick() {
   arm_tick();
   if (fwd) fwd->tick(now);
+  if (!parked_slots.empty()) retry_parked();  // admit timeouts, injected delays
   if (!draining && process.stopping.load(std::memory_order_acquire)) begin_drain();
   const bool force = draining && now >= drain_deadline;
   for (std::uint32_t slot = 0; slot < conns.size(); ++slot) {
@@ -558,14 +571,7 @@ void shard::impl::on_tick() {
       close_conn(c, slot);
       continue;
     }
-    if (c.parked) {
-      finish_request(c, slot);
-      if (!c.parked) {
-        drain_stash(c, slot);
-        mark_dirty(c, slot);
-      }
-      continue;
-    }
+    if (c.parked) continue;  // retried below
     if (c.deadline_ms == 0 || now < c.deadline_ms) continue;
     switch (c.deadline_kind) {
       case dl_header:
@@ -585,6 +591,46 @@ void shard::impl::on_tick() {
       default: break;
     }
   }
+}
+
+// A parked request that waits for ring space is asked again only once the
+// space could be there (twice what it needs, for wrap-around waste, and under
+// the high watermark), or when its admit timeout ran out: each try validates
+// the whole body again.
+bool shard::impl::worth_retry(const connection& c) const {
+  if (c.park_bytes == 0 || now - c.parked_since >= opts.admit_timeout_ms) return true;
+  const std::size_t used = ring.used_bytes();
+  const std::size_t cap = ring.capacity();
+  if (static_cast<double>(used) > opts.high_watermark * static_cast<double>(cap)) return false;
+  return cap - used >= 2 * c.park_bytes;
+}
+
+// Asks the handler again for every parked request (in arrival order); those
+// it admits or answers go on with their connection's pending input.
+void shard::impl::retry_parked() {
+  parked_tried_at = ring.read_begin();
+  std::size_t keep = 0;
+  for (std::size_t i = 0; i < parked_slots.size(); ++i) {
+    const std::uint32_t slot = parked_slots[i];
+    connection& c = *conns[slot];
+    if (!c.in_use || c.closing || !c.parked) {
+      c.parked_listed = false;
+      continue;
+    }
+    if (!worth_retry(c)) {
+      parked_slots[keep++] = slot;
+      continue;
+    }
+    finish_request(c, slot);
+    if (c.parked) {
+      parked_slots[keep++] = slot;
+      continue;
+    }
+    c.parked_listed = false;
+    drain_stash(c, slot);
+    mark_dirty(c, slot);
+  }
+  parked_slots.resize(keep);
 }
 
 void shard::impl::begin_drain() {

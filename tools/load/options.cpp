@@ -4,6 +4,8 @@
 // options.hpp. --seeder sets defaults that explicit flags still override.
 #include "options.hpp"
 
+#include "tollgate/base/parse.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -18,18 +20,6 @@ namespace tg::load {
 namespace {
 
 constexpr std::uint16_t default_http_port = 80;
-
-bool parse_u64(std::string_view s, std::uint64_t& out) {
-  if (s.empty()) return false;
-  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size();
-}
-
-bool parse_double(std::string_view s, double& out) {
-  if (s.empty()) return false;
-  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size() && std::isfinite(out);
-}
 
 // Top-level elements of a JSON array (1 for anything else), for counting the
 // events of a --body file; strings are skipped so their commas do not count.

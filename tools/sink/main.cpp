@@ -20,13 +20,7 @@
 
 int main(int argc, char** argv) {
   using namespace tg;
-  // First, before any thread exists, so every shard thread inherits the mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  server::block_stop_signals();  // first, so every thread inherits the mask
 
   const std::vector<std::string_view> args(argv + 1, argv + argc);
   sink::parse_outcome parsed = sink::parse_options(args);

@@ -4,6 +4,8 @@
 // the gateway's defaults, except the ones a stand-in upstream needs changed.
 #include "options.hpp"
 
+#include "tollgate/base/parse.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -12,17 +14,7 @@
 namespace tg::sink {
 namespace {
 
-bool parse_u64(std::string_view s, std::uint64_t& out) {
-  if (s.empty()) return false;
-  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size();
-}
-
-bool parse_ratio(std::string_view s, double& out) {
-  if (s.empty()) return false;
-  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size() && out >= 0.0 && out <= 1.0;
-}
+bool parse_ratio(std::string_view s, double& out) { return parse_double(s, out) && out >= 0.0 && out <= 1.0; }
 
 // The smallest event OpenMeter accepts has five non-empty attributes (about 60
 // bytes), so this bound on events per request never binds before the body size.

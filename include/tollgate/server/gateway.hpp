@@ -76,6 +76,11 @@ class gateway {
   impl* impl_;
 };
 
+// Blocks SIGTERM and SIGINT for the calling thread (and so for every thread it
+// starts afterwards: gateway::run() waits for them with sigwait) and ignores
+// SIGPIPE. Call first thing in main, before any thread exists.
+void block_stop_signals();
+
 // CPUs in this process's affinity mask, in order.
 std::vector<int> affinity_cpus();
 

@@ -5,6 +5,7 @@
 // One handler per shard, called only on that shard's thread; never blocks.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -24,6 +25,10 @@ struct request_context {
   std::uint64_t now_ms = 0;
   std::uint64_t first_try_ms = 0;  // when the request was first handled (== now_ms on the first try)
   bool admit_expired = false;      // parked for --admit-timeout-ms already: answer now, do not park again
+  // Set by the handler with outcome::park when it waits for ring space: the
+  // bytes the request needs, so the shard asks again only once they could fit
+  // (a retry re-validates the whole body). 0: ask again every time.
+  std::size_t park_bytes = 0;
   // Set by the handler with outcome::await_ack.
   std::uint64_t ack_position = 0;
   int ack_status = 0;
