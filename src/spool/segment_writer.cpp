@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: Apache-2.0
+// The spool's append path. Each open segment owns a write buffer; at rollover
+// the old segment is sealed and stays open until its bytes are written and a
+// sync covers them, so rollover never waits for the disk and never makes the
+// shard write to two places at once: writes go oldest segment first, one in
+// flight at a time.
+#include "tollgate/spool/segment_writer.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "file_io.hpp"
+#include "tollgate/spool/layout.hpp"
+
+namespace tg::spool {
+
+segment_writer::segment_writer(std::string dir, int dir_fd, std::uint32_t shard, const writer_options& opts)
+    : dir_(std::move(dir)), dir_fd_(dir_fd), shard_(shard), opts_(opts) {}
+
+segment_writer::segment_writer(segment_writer&& o) noexcept
+    : dir_(std::move(o.dir_)),
+      dir_fd_(std::exchange(o.dir_fd_, -1)),
+      shard_(o.shard_),
+      opts_(o.opts_),
+      segs_(std::move(o.segs_)),
+      spare_(std::move(o.spare_)),
+      synced_seq_(o.synced_seq_),
+      dir_synced_segment_(o.dir_synced_segment_),
+      plan_(std::move(o.plan_)) {
+  o.segs_.clear();  // a moved-from deque is only "valid but unspecified"
+}
+
+segment_writer& segment_writer::operator=(segment_writer&& o) noexcept {
+  if (this != &o) {
+    close_all();
+    dir_ = std::move(o.dir_);
+    dir_fd_ = std::exchange(o.dir_fd_, -1);
+    shard_ = o.shard_;
+    opts_ = o.opts_;
+    segs_ = std::move(o.segs_);
+    o.segs_.clear();
+    spare_ = std::move(o.spare_);
+    synced_seq_ = o.synced_seq_;
+    dir_synced_segment_ = o.dir_synced_segment_;
+    plan_ = std::move(o.plan_);
+  }
+  return *this;
+}
+
+segment_writer::~segment_writer() { close_all(); }
+
+void segment_writer::close_all() noexcept {
+  for (auto& s : segs_)
+    if (s.fd >= 0) ::close(s.fd);
+  segs_.clear();
+  if (dir_fd_ >= 0) ::close(std::exchange(dir_fd_, -1));
+}
+
+result<segment_writer, error> segment_writer::create(const std::string& dir, std::uint32_t shard,
+                                                     std::uint64_t segment_seq, std::uint64_t first_seq,
+                                                     const writer_options& opts) {
+  writer_options o = opts;
+  o.max_payload = std::clamp<std::uint32_t>(o.max_payload, 1, max_payload_limit);
+  // A buffer that cannot hold the largest record would refuse it forever.
+  o.buffer_bytes = std::max(o.buffer_bytes, segment_header_bytes + record_footprint(o.max_payload));
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return detail::io_error("open spool directory", errno);
+  segment_writer w(dir, dfd, shard, o);
+  if (first_seq == 0) first_seq = 1;  // 0 means "nothing acknowledged": never a record
+  w.synced_seq_ = first_seq - 1;
+  if (auto r = w.open_segment_file(segment_seq, first_seq); !r) return unexpected<error>{r.error()};
+  return w;
+}
+
+result<bool, error> segment_writer::open_segment_file(std::uint64_t segment_seq, std::uint64_t first_seq) noexcept {
+  const std::string name = segment_file_name(segment_seq);
+  // O_EXCL: an existing segment of that number holds records to replay; never
+  // write over it.
+  const int fd = ::openat(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (fd < 0) return detail::io_error("create segment", errno);
+  open_segment s;
+  s.fd = fd;
+  s.seq = segment_seq;
+  s.first_seq = first_seq;
+  s.last_seq = s.written_seq = s.synced_seq = first_seq - 1;
+  if (!spare_.empty()) {
+    s.buf = std::move(spare_.back());
+    spare_.pop_back();
+  } else {
+    s.buf.resize(opts_.buffer_bytes);  // once per rollover at most, never per request
+  }
+  encode_header({format_version, shard_, segment_seq, first_seq},
+                std::span<char, segment_header_bytes>(s.buf.data(), segment_header_bytes));
+  s.end = s.size = segment_header_bytes;
+  segs_.push_back(std::move(s));
+  return true;
+}
+
+result<std::uint64_t, error> segment_writer::append(std::span<const char> payload) noexcept {
+  if (payload.empty() || payload.size() > opts_.max_payload) return unexpected<error>{{errc::too_large, 0, "append"}};
+  const std::size_t fp = record_footprint(payload.size());
+  {
+    open_segment& cur = segs_.back();
+    if (cur.last_seq >= cur.first_seq && cur.size + fp > opts_.segment_bytes) {
+      if (auto r = open_segment_file(cur.seq + 1, cur.last_seq + 1); !r) return unexpected<error>{r.error()};
+    }
+  }
+  open_segment& cur = segs_.back();
+  if (cur.buf.size() - cur.end < fp && !cur.in_flight && cur.begin > 0) {
+    // Slide the unwritten bytes to the front; only when no write points into them.
+    std::memmove(cur.buf.data(), cur.buf.data() + cur.begin, cur.end - cur.begin);
+    cur.buf_offset += cur.begin;
+    cur.end -= cur.begin;
+    cur.begin = 0;
+  }
+  if (cur.buf.size() - cur.end < fp) return unexpected<error>{{errc::buffer_full, 0, "append"}};
+  const std::uint64_t seq = cur.last_seq + 1;
+  encode_record(std::span<char>(cur.buf.data() + cur.end, fp), seq, payload);
+  cur.end += fp;
+  cur.size += fp;
+  cur.last_seq = seq;
+  return seq;
+}
+
+bool segment_writer::fits(std::size_t bytes) const noexcept {
+  const open_segment& cur = segs_.back();
+  const std::size_t free = cur.buf.size() - cur.end + (cur.in_flight ? 0 : cur.begin);
+  return bytes <= free;
+}
+
+std::optional<pending_write> segment_writer::next_write() noexcept {
+  for (open_segment& s : segs_) {
+    if (s.in_flight) return std::nullopt;
+    if (s.begin == s.end) continue;
+    s.in_flight = true;
+    s.flight_end = s.end;
+    s.flight_seq = s.last_seq;
+    return pending_write{s.fd, s.buf_offset + s.begin, std::span<const char>(s.buf.data() + s.begin, s.end - s.begin)};
+  }
+  return std::nullopt;
+}
+
+void segment_writer::wrote(std::size_t n) noexcept {
+  for (open_segment& s : segs_) {
+    if (!s.in_flight) continue;
+    s.in_flight = false;
+    s.begin = std::min(s.begin + n, s.flight_end);
+    if (s.begin == s.flight_end) s.written_seq = s.flight_seq;
+    if (s.begin == s.end) {  // drained: reuse the buffer from its start
+      s.buf_offset += s.begin;
+      s.begin = s.end = 0;
+    }
+    return;
+  }
+}
+
+std::size_t segment_writer::pending() const noexcept {
+  std::size_t n = 0;
+  for (const open_segment& s : segs_) n += s.end - s.begin;
+  return n;
+}
+
+result<bool, error> segment_writer::flush() noexcept {
+  while (auto w = next_write()) {
+    if (auto r = detail::pwrite_all(w->fd, w->bytes.data(), w->bytes.size(), w->offset); !r) {
+      wrote(0);  // keep the bytes: a retry after ENOSPC clears may still succeed
+      return r;
+    }
+    wrote(w->bytes.size());
+  }
+  return true;
+}
+
+std::uint64_t segment_writer::last_appended() const noexcept { return segs_.back().last_seq; }
+
+std::uint64_t segment_writer::last_written() const noexcept {
+  // Written oldest first, so the first segment with bytes outstanding bounds it.
+  for (const open_segment& s : segs_)
+    if (s.begin != s.end || s.in_flight) return s.written_seq;
+  return segs_.back().written_seq;
+}
+
+std::uint64_t segment_writer::segment_seq() const noexcept { return segs_.back().seq; }
+std::uint64_t segment_writer::segment_bytes() const noexcept { return segs_.back().size; }
+
+void segment_writer::plan_sync(sync_plan& plan) const {
+  plan.fds.clear();
+  plan.covers_seq = last_written();
+  for (const open_segment& s : segs_)
+    if (std::min(s.last_seq, plan.covers_seq) > s.synced_seq) plan.fds.push_back(s.fd);
+  // A segment's records are only durable once its directory entry is.
+  const bool dir = segs_.back().seq > dir_synced_segment_;
+  plan.dir_fd = dir ? dir_fd_ : -1;
+  plan.dir_covers_segment = dir ? segs_.back().seq : 0;
+}
+
+void segment_writer::synced(const sync_plan& plan) noexcept {
+  if (plan.dir_fd >= 0) dir_synced_segment_ = std::max(dir_synced_segment_, plan.dir_covers_segment);
+  for (open_segment& s : segs_) s.synced_seq = std::max(s.synced_seq, std::min(s.last_seq, plan.covers_seq));
+  // Durable only up to what the directory covers: records in a segment created
+  // after the planned dir sync are not counted (covers_seq never reaches them
+  // unless that segment's creation was synced too).
+  std::uint64_t durable = plan.covers_seq;
+  for (const open_segment& s : segs_)
+    if (s.seq > dir_synced_segment_ && s.first_seq <= durable) durable = s.first_seq - 1;
+  synced_seq_ = std::max(synced_seq_, durable);
+  // Sealed segments that are fully written and durable are done with.
+  while (segs_.size() > 1) {
+    open_segment& s = segs_.front();
+    if (s.in_flight || s.begin != s.end || s.synced_seq < s.last_seq) break;
+    ::close(s.fd);
+    if (spare_.empty()) spare_.push_back(std::move(s.buf));
+    segs_.pop_front();
+  }
+}
+
+result<bool, error> segment_writer::sync() noexcept {
+  if (auto r = flush(); !r) return r;
+  plan_sync(plan_);
+  for (int fd : plan_.fds)
+    if (::fdatasync(fd) != 0) return detail::io_error("fdatasync segment", errno);
+  if (plan_.dir_fd >= 0 && ::fsync(plan_.dir_fd) != 0) return detail::io_error("fsync spool directory", errno);
+  synced(plan_);
+  return true;
+}
+
+}  // namespace tg::spool
