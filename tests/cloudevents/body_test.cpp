@@ -105,6 +105,42 @@ TEST_CASE("validator rejects malformed JSON anywhere in an event") {
   }
 }
 
+// Guards the fast paths in event_check.cpp's walk(): scalars in `data` are
+// checked inline, strings are consumed without a second look, and escapes are
+// checked only when the body holds a backslash at all.
+TEST_CASE("validator checks every scalar in data on every path") {
+  const std::string bad_data[] = {
+      R"({"a":"x"y})", R"({"a":[tru]})", R"({"a":{"b":[1,-]}})", R"({"a":[[-01]]})",
+      R"({"a":1e})", R"({"a":.5})", R"({"a":+1})", R"({"a":falsey})", R"({"a":[null,nulll]})",
+      R"({"a":{"b":{"c":"\u00g0"}}})", R"({"a":[{"b\y":1}]})", R"({"a":1,"b":"x" "c":2})",
+  };
+  for (const auto& data : bad_data) {
+    CAPTURE(data);
+    // Alone; after a valid escape elsewhere in the body; in a later event of a
+    // batch whose earlier events are fine.
+    const std::string bodies[] = {
+        E().set("data", data).str(),
+        E().set("subject", R"("c\u002d1")").set("data", data).str(),
+        "[" + E().str() + "," + E().set("data", data).str() + "]",
+    };
+    for (const auto& body : bodies) {
+      CAPTURE(body);
+      auto r = run(body, media_type::json);
+      CHECK_FALSE(r.ok);
+      CHECK(r.err.code == errc::malformed_json);
+    }
+  }
+  const std::string good_data[] = {
+      R"({"a":"\u0041\n\"\\\/","b\tc":[-0.5e+3,1E5,0,true,false,null,"",{}],"d":{"e":[[]]}})",
+      R"({"a":[1,"x",{"b":"y"}],"c":"z"})",
+  };
+  for (const auto& data : good_data) {
+    CAPTURE(data);
+    CHECK(run(E().set("data", data).str()).ok);
+    CHECK(run("[" + E().str() + "," + E().set("data", data).str() + "]", media_type::batch).ok);
+  }
+}
+
 TEST_CASE("validator rejects trailing bytes after the JSON value") {  // C17, a deliberate difference
   for (const std::string& tail : {std::string(" x"), std::string("{}"), std::string(" {\"a\":1}"),
                                   std::string("]"), std::string("\"s\""), std::string("0")}) {

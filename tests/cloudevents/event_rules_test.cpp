@@ -122,6 +122,21 @@ TEST_CASE("validator checks time as RFC 3339") {
   }
 }
 
+// Guards the word-at-a-time check in rfc3339.cpp: every byte of the fixed
+// part, replaced by a neighbour of '0'-'9' or by another separator, is refused.
+TEST_CASE("validator refuses a wrong byte anywhere in the fixed part of time") {
+  const std::string good = "2023-01-01T00:00:00Z";
+  for (std::size_t i = 0; i < 19; ++i) {
+    for (char c : {'/', ':', '*', ',', '.', '-', 'T', 'a', '~'}) {
+      if (c == good[i]) continue;
+      std::string t = good;
+      t[i] = c;
+      CAPTURE(t);
+      CHECK(with_time(t).starts_with("invalid event: time must be an RFC 3339 date-time"));
+    }
+  }
+}
+
 TEST_CASE("validator refuses dates that are not on the calendar") {
   CHECK(with_time("2024-02-29T00:00:00Z") == accepted);
   CHECK(with_time("2000-02-29T00:00:00Z") == accepted);
