@@ -204,8 +204,44 @@ bool validator::impl::fail_shape(sj::document& doc, const char* what, error& err
   return fail(err, errc::wrong_shape, what);
 }
 
+// Where the first JSON object or array of the body ends (one past its closing
+// bracket), found by counting brackets outside strings; 0 when it does not end.
+// Only used to explain an error, so a plain byte loop is fine.
+std::size_t first_container_end(std::string_view body, std::size_t first) noexcept {
+  if (first >= body.size() || (body[first] != '{' && body[first] != '[')) return 0;
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = first; i < body.size(); ++i) {
+    const char c = body[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if ((c == '}' || c == ']') && --depth == 0) {
+      return i + 1;
+    }
+  }
+  return 0;
+}
+
 bool validator::impl::fail_json(sj::document* doc, error_code code, error& err) {
   err.code = errc::malformed_json;
+  // simdjson reports a complete value followed by more bytes as a document
+  // "ended early" before we get to look past the value: say what it is.
+  std::size_t first = 0;
+  while (first < body.size() && detail::is_ws(body[first])) ++first;
+  const bool structural = code == simdjson::INCOMPLETE_ARRAY_OR_OBJECT || code == simdjson::TAPE_ERROR;
+  if (const std::size_t end = structural ? first_container_end(body, first) : 0; end != 0) {
+    std::size_t next = end;
+    while (next < body.size() && detail::is_ws(body[next])) ++next;
+    if (next < body.size()) {
+      err.detail = "malformed JSON: unexpected data after the JSON value at byte " + std::to_string(next);
+      return false;
+    }
+  }
   err.detail = "malformed JSON: ";
   err.detail += simdjson::error_message(code);
   const char* loc = nullptr;

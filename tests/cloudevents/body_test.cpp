@@ -154,6 +154,19 @@ TEST_CASE("validator rejects trailing bytes after the JSON value") {  // C17, a 
   CHECK(r.err.detail.find("after the JSON value") != std::string::npos);
 }
 
+TEST_CASE("validator names the byte where data follows the JSON value") {
+  for (const std::string& tail : {std::string(" x"), std::string("]"), std::string("\"s\""), std::string("0")}) {
+    CAPTURE(tail);
+    const std::string body = E().str() + tail;
+    const std::size_t at = body.find_first_not_of(' ', E().str().size());
+    auto single = run(body, media_type::single);
+    CHECK(single.err.detail == "malformed JSON: unexpected data after the JSON value at byte " + std::to_string(at));
+  }
+  // An error inside the value is still reported as itself.
+  auto inner = run("{\"id\":tru} x", media_type::single);
+  CHECK(inner.err.code == errc::malformed_json);
+}
+
 TEST_CASE("validator accepts white space around the JSON value") {
   auto r = run("\r\n\t " + E().str() + " \n");
   REQUIRE(r.ok);
