@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -34,6 +35,7 @@ using reactor::op;
 enum deadline_kind : int { dl_none = 0, dl_header, dl_body, dl_idle, dl_linger };
 
 constexpr std::uint16_t recv_group = 1;
+constexpr unsigned stop_linger_ms = 200;
 }  // namespace
 
 struct shard::impl {
@@ -517,7 +519,9 @@ void shard::impl::start_linger(connection& c, std::uint32_t slot) {
   c.lingering = true;
   c.stash.clear();
   c.stash_off = 0;
-  set_deadline(c, dl_linger, opts.linger_ms);
+  // While stopping, a client that keeps its end open must not hold shutdown
+  // for the whole linger period.
+  set_deadline(c, dl_linger, draining ? std::min(opts.linger_ms, stop_linger_ms) : opts.linger_ms);
   (void)slot;
 }
 

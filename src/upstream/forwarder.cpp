@@ -152,43 +152,47 @@ struct forwarder::impl final : link_owner {
     return nullptr;
   }
 
-  void form() {
+  // A new batch is cut only when every cut one is on its way and a link is
+  // free for it: send what is cut before cutting more.
+  bool can_cut() const {
     std::size_t busy = 0;
     for (const batch& b : batches) {
-      if (b.st == batch::state::queued) return;  // send what is cut before cutting more
+      if (b.st == batch::state::queued) return false;
       if (b.st == batch::state::inflight) ++busy;
     }
-    while (busy < sh.opts.max_in_flight) {
-      ring::event_ring::record rec;
-      std::uint64_t pos = cursor;
-      std::uint32_t n = 0;
-      std::size_t bytes = 2;  // "[" and "]"
-      bool full = false;
-      while (events.read(pos, rec)) {
-        const std::size_t add = rec.bytes.size() + (n > 0 ? 1 : 0);
-        if (n > 0 && bytes + add > sh.opts.batch_max_bytes) {
-          full = true;
-          break;
-        }
-        bytes += add;
-        pos = rec.next;
-        if (++n == sh.opts.batch_max_events) {
-          full = true;
-          break;
-        }
+    return busy < sh.opts.max_in_flight;
+  }
+
+  void form() {
+    if (!can_cut()) return;
+    ring::event_ring::record rec;
+    std::uint64_t pos = cursor;
+    std::uint32_t n = 0;
+    std::size_t bytes = 2;  // "[" and "]"
+    bool full = false;
+    while (events.read(pos, rec)) {
+      const std::size_t add = rec.bytes.size() + (n > 0 ? 1 : 0);
+      if (n > 0 && bytes + add > sh.opts.batch_max_bytes) {
+        full = true;
+        break;
       }
-      if (n == 0) {
-        pending_since = 0;
-        return;
+      bytes += add;
+      pos = rec.next;
+      if (++n == sh.opts.batch_max_events) {
+        full = true;
+        break;
       }
-      if (pending_since == 0) pending_since = now;
-      if (!full && now - pending_since < sh.opts.linger_ms) return;
-      batches.push_back({next_id++, cursor, pos, n, batch::state::queued, 0, 0});
-      cursor = pos;
-      pending_since = events.read(pos, rec) ? now : 0;
-      ++busy;
-      return;  // dispatch sends it; the next poll cuts the next one
     }
+    if (n == 0) {
+      pending_since = 0;
+      return;
+    }
+    if (pending_since == 0) pending_since = now;
+    if (!full && now - pending_since < sh.opts.linger_ms) return;
+    batches.push_back({next_id++, cursor, pos, n, batch::state::queued, 0, 0});
+    cursor = pos;
+    pending_since = events.read(pos, rec) ? now : 0;
+    // dispatch sends it; the next poll cuts the next one
   }
 
   void dispatch() {
@@ -431,7 +435,10 @@ int forwarder::wakeup_in_ms(std::uint64_t now_ms) const {
     const int in = at > now_ms ? static_cast<int>(at - now_ms) : 0;
     if (best < 0 || in < best) best = in;
   };
-  if (impl_->pending_since != 0) consider(impl_->pending_since + impl_->sh.opts.linger_ms);
+  // Linger only matters while a batch could be cut; otherwise the next
+  // completion (a response, a connect) is what lets the forwarder go on, and
+  // waking for the linger would spin.
+  if (impl_->pending_since != 0 && impl_->can_cut()) consider(impl_->pending_since + impl_->sh.opts.linger_ms);
   if (impl_->pause_until > now_ms) consider(impl_->pause_until);
   return best;
 }
