@@ -9,7 +9,6 @@
 
 namespace tg::ring {
 namespace {
-constexpr std::uint32_t wrap_marker = 0xFFFFFFFFu;
 
 std::size_t round8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
 }  // namespace
@@ -53,23 +52,6 @@ void event_ring::commit() noexcept {
 }
 
 void event_ring::rollback() noexcept { reserve_ = head_.load(std::memory_order_relaxed); }
-
-bool event_ring::read(std::uint64_t pos, record& out) const noexcept {
-  // acquire: pairs with commit(), so the bytes before head are visible.
-  const std::uint64_t head = head_.load(std::memory_order_acquire);
-  if (pos >= head) return false;
-  std::size_t off = pos % capacity_;
-  std::uint32_t len;
-  std::memcpy(&len, data_.get() + off, sizeof len);
-  if (len == wrap_marker) {
-    pos += capacity_ - off;
-    off = 0;
-    std::memcpy(&len, data_.get(), sizeof len);
-  }
-  out.bytes = {data_.get() + off + header_bytes, len};
-  out.next = pos + footprint(len);
-  return true;
-}
 
 void event_ring::release(std::uint64_t pos) noexcept {
   // release: our reads of the freed bytes happen before the producer reuses them.

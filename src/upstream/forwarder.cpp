@@ -96,17 +96,20 @@ struct batch {
   std::uint64_t begin = 0;  // ring position of the first record
   std::uint64_t end = 0;    // ring position after the last record
   std::uint32_t events = 0;
+  std::size_t body_bytes = 0;  // the JSON array's size; 0 after a split (measured when sent)
   state st = state::queued;
   std::uint64_t not_before = 0;
   unsigned attempts = 0;
 };
 }  // namespace
 
+constexpr std::size_t prefetch_ahead = 2048;
+
 struct forwarder::impl final : link_owner {
   impl(unsigned shard, const shared& sh, reactor::uring& ring, ring::event_ring& events, metrics::upstream_metrics& m)
       : shard(shard), sh(sh), ring(ring), events(events), m(m),
         bo(sh.opts.retry_initial_ms, sh.opts.retry_max_ms, 0x9e3779b97f4a7c15ull ^ (shard * 0x100000001b3ull) ^ monotonic_ms()),
-        cursor(events.read_begin()), addrs(sh.addrs) {
+        cursor(events.read_begin()), scan_pos(cursor), addrs(sh.addrs) {
     for (unsigned i = 0; i < sh.opts.max_in_flight; ++i) {
       links.push_back(std::make_unique<link>(i, ring, *this, sh.tls.get(), sh.url.host));
     }
@@ -125,7 +128,11 @@ struct forwarder::impl final : link_owner {
   backoff bo;
   std::vector<std::unique_ptr<link>> links;
   std::deque<batch> batches;
-  std::uint64_t cursor;
+  std::uint64_t cursor;             // ring position of the first record not yet in a batch
+  std::uint64_t scan_pos;           // how far the unbatched records have been measured
+  std::uint32_t scan_n = 0;         // records in [cursor, scan_pos)
+  std::size_t scan_bytes = 2;       // their JSON array size, "[" and "]" included
+  bool scan_full = false;           // [cursor, scan_pos) is a full batch
   std::uint64_t pending_since = 0;  // when unbatched events were first seen waiting
   std::uint64_t next_id = 1;
   std::uint64_t pause_until = 0;    // no new attempt before this (backoff)
@@ -163,35 +170,38 @@ struct forwarder::impl final : link_owner {
     return busy < sh.opts.max_in_flight;
   }
 
+  // Cuts the next batch once it is full or its oldest event has lingered.
+  // The scan of unbatched records resumes where the last poll stopped: polls
+  // come once per loop iteration, and re-walking up to a batch's worth of
+  // records each time showed up as the top symbol in profiles.
   void form() {
     if (!can_cut()) return;
     ring::event_ring::record rec;
-    std::uint64_t pos = cursor;
-    std::uint32_t n = 0;
-    std::size_t bytes = 2;  // "[" and "]"
-    bool full = false;
-    while (events.read(pos, rec)) {
-      const std::size_t add = rec.bytes.size() + (n > 0 ? 1 : 0);
-      if (n > 0 && bytes + add > sh.opts.batch_max_bytes) {
-        full = true;
+    while (!scan_full && events.read(scan_pos, rec)) {
+      // Records lie one after the other: ask for the lines a few records ahead
+      // now, so the header chase below does not wait on each miss in turn.
+      __builtin_prefetch(rec.bytes.data() + prefetch_ahead);
+      const std::size_t add = rec.bytes.size() + (scan_n > 0 ? 1 : 0);
+      if (scan_n > 0 && scan_bytes + add > sh.opts.batch_max_bytes) {
+        scan_full = true;
         break;
       }
-      bytes += add;
-      pos = rec.next;
-      if (++n == sh.opts.batch_max_events) {
-        full = true;
-        break;
-      }
+      scan_bytes += add;
+      scan_pos = rec.next;
+      if (++scan_n == sh.opts.batch_max_events) scan_full = true;
     }
-    if (n == 0) {
+    if (scan_n == 0) {
       pending_since = 0;
       return;
     }
     if (pending_since == 0) pending_since = now;
-    if (!full && now - pending_since < sh.opts.linger_ms) return;
-    batches.push_back({next_id++, cursor, pos, n, batch::state::queued, 0, 0});
-    cursor = pos;
-    pending_since = events.read(pos, rec) ? now : 0;
+    if (!scan_full && now - pending_since < sh.opts.linger_ms) return;
+    batches.push_back({next_id++, cursor, scan_pos, scan_n, scan_bytes, batch::state::queued, 0, 0});
+    cursor = scan_pos;
+    scan_n = 0;
+    scan_bytes = 2;
+    scan_full = false;
+    pending_since = events.read(cursor, rec) ? now : 0;
     // dispatch sends it; the next poll cuts the next one
   }
 
@@ -230,7 +240,7 @@ struct forwarder::impl final : link_owner {
   }
 
   void send(batch& b, link& l) {
-    build_batch_request(events, b.begin, b.end, head_prefix, request);
+    build_batch_request(events, b.begin, b.end, head_prefix, request, b.body_bytes);
     b.st = batch::state::inflight;
     ++b.attempts;
     l.batch_id = b.id;
@@ -253,9 +263,10 @@ struct forwarder::impl final : link_owner {
     ring::event_ring::record rec;
     std::uint64_t mid = b.begin;
     for (std::uint32_t i = 0; i < half && events.read(mid, rec); ++i) mid = rec.next;
-    batch second{next_id++, mid, b.end, b.events - half, batch::state::queued, now, 0};
+    batch second{next_id++, mid, b.end, b.events - half, 0, batch::state::queued, now, 0};
     b.end = mid;
     b.events = half;
+    b.body_bytes = 0;
     b.st = batch::state::queued;
     b.not_before = now;
     for (auto it = batches.begin(); it != batches.end(); ++it) {

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 
@@ -24,6 +25,7 @@ class event_ring {
   // Records are framed with an 8-byte header and padded to 8 bytes.
   static constexpr std::size_t header_bytes = 8;
   static constexpr std::size_t max_record_bytes = 0xFFFFFFF0u;
+  static constexpr std::uint32_t wrap_marker = 0xFFFFFFFFu;  // header length of the skip at the buffer's end
 
   // capacity is rounded up to a multiple of 8 (minimum 4 KiB).
   explicit event_ring(std::size_t capacity_bytes);
@@ -54,7 +56,22 @@ class event_ring {
   // Position of the oldest record not yet released.
   std::uint64_t read_begin() const noexcept { return tail_.load(std::memory_order_relaxed); }
   // The record at `pos` if one is published there; false when pos is the end.
-  bool read(std::uint64_t pos, record& out) const noexcept;
+  // Inline: consumers call it once or twice per event.
+  bool read(std::uint64_t pos, record& out) const noexcept {
+    // acquire: pairs with commit(), so the bytes before head are visible.
+    if (pos >= head_.load(std::memory_order_acquire)) return false;
+    std::size_t off = pos % capacity_;
+    std::uint32_t len;
+    std::memcpy(&len, data_.get() + off, sizeof len);
+    if (len == wrap_marker) {
+      pos += capacity_ - off;
+      off = 0;
+      std::memcpy(&len, data_.get(), sizeof len);
+    }
+    out.bytes = {data_.get() + off + header_bytes, len};
+    out.next = pos + footprint(len);
+    return true;
+  }
   // Frees every record before `pos` (a position read() returned as next).
   void release(std::uint64_t pos) noexcept;
 

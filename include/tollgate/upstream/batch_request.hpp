@@ -13,9 +13,10 @@
 namespace tg::upstream {
 
 // Appends to `out` (cleared first): head_prefix, the body length, "\r\n\r\n",
-// then "[" e1 "," e2 … "]" for the records in [begin, end). Returns the number
-// of events.
+// then "[" e1 "," e2 … "]" for the records in [begin, end). `body_bytes` is the
+// body's size when the caller already measured it (the batcher does), or 0 to
+// measure it here with an extra pass. Returns the number of events.
 std::uint32_t build_batch_request(const ring::event_ring& events, std::uint64_t begin, std::uint64_t end,
-                                  std::string_view head_prefix, std::string& out);
+                                  std::string_view head_prefix, std::string& out, std::size_t body_bytes = 0);
 
 }  // namespace tg::upstream
