@@ -43,7 +43,7 @@ struct connection {
   std::uint64_t ack_position = 0;
   std::uint64_t ack_since = 0;
   int ack_status = 0;
-  bool ack_close = false;       // the answer ends the connection
+  http::connection ack_conn = http::connection::keep_alive;  // Connection header of the awaited answer
   bool head_done = false;       // current request's head seen
   bool close_after_send = false;  // a final response is queued: no more requests
   bool peer_closed = false;     // EOF from the client

@@ -387,7 +387,7 @@ void shard::impl::finish_request(connection& c, std::uint32_t slot) {
     c.ack_position = ctx.ack_position;
     c.ack_status = ctx.ack_status;
     c.ack_since = now;
-    c.ack_close = last;
+    c.ack_conn = hdr;
     ack_waiters.push_back(slot);
   }
   c.parked = false;
@@ -417,7 +417,7 @@ void shard::impl::check_acks() {
     const std::uint32_t slot = ack_waiters[i];
     connection& c = *conns[slot];
     if (!c.in_use || !c.awaiting_ack || c.closing) continue;
-    const http::connection hdr = c.ack_close ? http::connection::close : http::connection::keep_alive;
+    const http::connection hdr = c.ack_conn;
     const auto ep = c.ack_status == 202 ? metrics::endpoint::ingest_v3 : metrics::endpoint::ingest_v1;
     if (acked >= c.ack_position) {
       http::write_empty(c.out_pending, c.ack_status, hdr);
@@ -434,7 +434,7 @@ void shard::impl::check_acks() {
       continue;
     }
     c.awaiting_ack = false;
-    if (!c.ack_close) set_deadline(c, dl_idle, opts.idle_timeout_ms);
+    if (hdr != http::connection::close) set_deadline(c, dl_idle, opts.idle_timeout_ms);
     drain_stash(c, slot);
     mark_dirty(c, slot);
   }
