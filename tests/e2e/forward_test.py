@@ -2,7 +2,9 @@
 """Forwarding end to end: the real tollgate in front of the real tollgate-sink
 (and of an HTTPS server for TLS), on 127.0.0.1. Every test compares the ids the
 clients got 204 for with the ids the upstream received."""
+import json
 import os
+import subprocess
 import tempfile
 import time
 
@@ -241,6 +243,27 @@ def test_https_upstream_with_an_untrusted_certificate_is_refused_and_events_kept
             assert up.received() == []
         finally:
             up.close()
+
+
+def test_tollgate_load_through_tollgate_to_the_sink_agrees_on_the_count():
+    # The benchmark chain: what tollgate-load reports as accepted is exactly the
+    # set of distinct events the sink received through tollgate.
+    load_bin = os.environ.get("TOLLGATE_LOAD_BIN", "")
+    assert os.access(load_bin, os.X_OK), "TOLLGATE_LOAD_BIN not set: %r" % load_bin
+    with Sink() as sink, tempfile.TemporaryDirectory() as tmp:
+        with forwarding(sink.url, tmp, "--shards", "2") as g:
+            r = subprocess.run([load_bin, "--target", "http://127.0.0.1:%d/api/v1/events" % g.port, "--json",
+                                "--connections", "16", "--requests", "4000", "--events-per-request", "10"],
+                               capture_output=True, timeout=120)
+            assert r.returncode == 0, r.stderr
+            rep = json.loads(r.stdout)
+            assert rep["accepted_events"] == 40000 and rep["errors"]["total"] == 0, rep
+            wait_for(lambda: sink.stats()["events"] >= rep["accepted_events"], timeout=30,
+                     what="every accepted event at the sink")
+            g.stop()
+        st = sink.stats()
+        assert st["distinct"] == rep["accepted_events"], (st, rep["accepted_events"])
+        assert st["duplicates"] == 0, st
 
 
 run_tests(globals())
