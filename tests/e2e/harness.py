@@ -80,11 +80,16 @@ class Gateway:
         elif output is not None:
             args += ["--upstream", output]
         args += [str(f) for f in flags]
+        self._spawn(args, env=env, stdout=stdout)
+
+    def _spawn(self, args, env=None, stdout=None):
+        """Starts `args` with stderr to self.err_path and waits for its "listening"
+        line. Also used for tollgate-sink, which logs the same way."""
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.err_file = open(self.err_path, "wb")
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=stdout or subprocess.DEVNULL,
-                                     stderr=self.err_file, env=full_env)
+        self.proc = subprocess.Popen([str(a) for a in args], stdin=subprocess.DEVNULL,
+                                     stdout=stdout or subprocess.DEVNULL, stderr=self.err_file, env=full_env)
         self.port = None
         self.rc = None
         try:

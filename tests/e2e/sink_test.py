@@ -23,16 +23,7 @@ class Sink(Gateway):
         self.tmp = tempfile.TemporaryDirectory(prefix="tollgate-sink-e2e-")
         self.out_path = os.path.join(self.tmp.name, "record.jsonl")
         self.err_path = os.path.join(self.tmp.name, "stderr.log")
-        self.err_file = open(self.err_path, "wb")
-        args = [SINK, "--listen", "127.0.0.1:0"] + [str(f) for f in flags]
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err_file)
-        self.port = None
-        self.rc = None
-        try:
-            self._wait_listening()
-        except BaseException:
-            self.kill()
-            raise
+        self._spawn([SINK, "--listen", "127.0.0.1:0", *flags])
 
     def stats(self):
         r = self.request("GET", "/stats")

@@ -4,52 +4,28 @@ server (Python's ssl over http.server) with a CA and certificates made at test
 time by the openssl command, for the TLS tests."""
 import json
 import os
-import socket
 import ssl
 import subprocess
 import tempfile
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness import IO_TIMEOUT, START_TIMEOUT, STOP_TIMEOUT, Conn, http_request
+from harness import Gateway
 
 SINK_BIN = os.environ.get("TOLLGATE_SINK_BIN", "")
 
 
-class Sink:
-    """A tollgate-sink process on 127.0.0.1 (port 0 unless given)."""
+class Sink(Gateway):
+    """A tollgate-sink process on 127.0.0.1 (port 0 unless given), recording what
+    it accepts; the harness's Gateway does the rest (start, port, stop, clients)."""
 
     def __init__(self, *flags, port=0):
         self.tmp = tempfile.TemporaryDirectory(prefix="tollgate-sink-")
         self.record = os.path.join(self.tmp.name, "received.jsonl")
+        self.out_path = self.record
         self.err_path = os.path.join(self.tmp.name, "sink.log")
-        self.err = open(self.err_path, "wb")
-        args = [SINK_BIN, "--listen", "127.0.0.1:%d" % port, "--record", self.record] + [str(f) for f in flags]
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err)
-        self.port = None
-        deadline = time.monotonic() + START_TIMEOUT
-        while self.port is None:
-            assert time.monotonic() < deadline, "sink did not start: " + self.log()
-            assert self.proc.poll() is None, "sink exited %s: %s" % (self.proc.returncode, self.log())
-            for line in self.log().splitlines():
-                try:
-                    obj = json.loads(line)
-                except ValueError:
-                    continue
-                if obj.get("msg") == "listening":
-                    self.port = int(obj["port"])
-            time.sleep(0.02)
+        self._spawn([SINK_BIN, "--listen", "127.0.0.1:%d" % port, "--record", self.record, *flags])
         self.url = "http://127.0.0.1:%d" % self.port
-
-    def log(self):
-        with open(self.err_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def request(self, method, path, body=None):
-        with Conn(self.port) as c:
-            c.send(http_request(method, path, body, {"Content-Type": "application/json"} if body else None))
-            return c.response()
 
     def stats(self):
         r = self.request("GET", "/stats")
@@ -57,7 +33,7 @@ class Sink:
         return r.json()
 
     def faults(self, **settings):
-        r = self.request("POST", "/faults", json.dumps(settings).encode())
+        r = self.request("POST", "/faults", json.dumps(settings).encode(), {"Content-Type": "application/json"})
         assert r.status in (200, 204), r
         return r
 
@@ -70,24 +46,6 @@ class Sink:
                     if line.strip():
                         ids.append(json.loads(line)["id"])
         return ids
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(STOP_TIMEOUT)
-        self.err.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        self.tmp.cleanup()
-        return False
 
 
 def make_pki(directory, names=("DNS:localhost",)):

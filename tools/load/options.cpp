@@ -113,12 +113,7 @@ parse_outcome parse_options(std::span<const std::string_view> args) {
   std::optional<double> rate;
 
   for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string_view flag = args[i];
-    std::optional<std::string_view> inline_value;
-    if (const std::size_t eq = flag.find('='); flag.starts_with("--") && eq != std::string_view::npos) {
-      inline_value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    }
+    const auto [flag, inline_value] = split_flag(args[i]);
     auto value = [&]() -> std::optional<std::string_view> {
       if (inline_value) return inline_value;
       if (i + 1 < args.size()) return args[++i];
