@@ -138,13 +138,37 @@ std::vector<flag> table() {
                "Largest retry delay ceiling.",
                up_number("retry-max-ms", &upstream::options::retry_max_ms, false, 1, 3600000)});
   t.push_back({"ack", "TOLLGATE_ACK", "MODE", "buffered",
-               "When a request gets its 204: buffered (the events are in the shard's buffer, as OpenMeter's own "
-               "204) or upstream (the upstream accepted them; 504 after --ack-timeout-ms).",
+               "When a request gets its 204. buffered: the events are in the shard's buffer (OpenMeter's own 204 "
+               "means no more); with --spool-dir they are also written to the spool, without waiting for the "
+               "fdatasync, so a process crash loses nothing but a power cut may lose the last ~50 ms. durable: "
+               "the events are written to the spool and fdatasync'd (group commit; needs --spool-dir). upstream: "
+               "the upstream accepted them (504 after --ack-timeout-ms).",
                [](config& c, const std::string& v) {
                  if (v == "buffered") c.server.ack = server::ack_mode::buffered;
+                 else if (v == "durable") c.server.ack = server::ack_mode::durable;
                  else if (v == "upstream") c.server.ack = server::ack_mode::upstream;
-                 else throw usage_error("--ack: \"" + v + "\" is not one of buffered, upstream");
+                 else throw usage_error("--ack: \"" + v + "\" is not one of buffered, durable, upstream");
                }});
+  t.push_back({"spool-dir", "TOLLGATE_SPOOL_DIR", "DIR", "none (memory only)",
+               "Keep every accepted event on disk until the upstream has it: each shard appends to its own "
+               "segment files under DIR/shard-N, replays what was not delivered when tollgate starts again "
+               "(after a crash, a restart or with a different --shards), and deletes a segment once every event "
+               "in it is delivered. The event buffer then only caches the spool, so a long outage is bounded by "
+               "--spool-max-bytes instead of --buffer-bytes. Needs an http(s):// --upstream.",
+               [](config& c, const std::string& v) { c.server.spool_dir = v; }});
+  t.push_back({"segment-bytes", "TOLLGATE_SEGMENT_BYTES", "SIZE", "64MiB",
+               "Spool segment size: a segment is closed and a new one started before it would pass this; "
+               "delivered space is freed a segment at a time.",
+               number("segment-bytes", &server::options::segment_bytes, true, 4096, 1ull << 40)});
+  t.push_back({"spool-max-bytes", "TOLLGATE_SPOOL_MAX_BYTES", "SIZE", "80% of the free space at start",
+               "Most bytes the spool may hold (all shards together, split evenly). Past it, and while disk "
+               "writes fail (disk full, I/O error), new requests get 503 + Retry-After (after --admit-timeout-ms "
+               "with --when-full wait, 429 at once with reject); accepted events are kept.",
+               number("spool-max-bytes", &server::options::spool_max_bytes, true, 0, 1ull << 50)});
+  t.push_back({"sync-max-delay-us", "TOLLGATE_SYNC_MAX_DELAY_US", "US", "0",
+               "--ack durable: how long a group commit may wait for more requests before its fdatasync. 0 "
+               "does not wait: a sync takes what arrived while the previous one ran.",
+               number("sync-max-delay-us", &server::options::sync_max_delay_us, false, 0, 1000000)});
   t.push_back({"ack-timeout-ms", "TOLLGATE_ACK_TIMEOUT_MS", "MS", std::to_string(d.ack_timeout_ms),
                "--ack upstream: answer 504 when the upstream has not accepted the events by then (they stay "
                "buffered and are still delivered).",
@@ -272,6 +296,12 @@ config parse(int argc, const char* const* argv, const std::function<const char*(
   if (c.server.ack == server::ack_mode::upstream && !http_upstream) {
     throw usage_error("--ack upstream needs an http(s):// --upstream");
   }
+  if (!c.server.spool_dir.empty() && !http_upstream) {
+    throw usage_error("--spool-dir needs an http(s):// --upstream (the spool holds events until the upstream has them)");
+  }
+  if (c.server.ack == server::ack_mode::durable && c.server.spool_dir.empty()) {
+    throw usage_error("--ack durable needs --spool-dir");
+  }
   if (c.server.buffer_bytes < 2 * c.server.limits.max_body_bytes) {
     throw usage_error("--buffer-bytes must be at least twice --max-body-bytes, so that any accepted request fits");
   }
@@ -286,7 +316,8 @@ std::string help_text() {
       "validates every event, and forwards accepted events to OpenMeter in batches (--upstream URL),\n"
       "retrying until they are delivered, or writes them to stdout / a file as JSON Lines. Also serves\n"
       "GET /healthz, /readyz and /metrics (Prometheus) on the same port. SIGTERM/SIGINT stop accepting,\n"
-      "finish requests in progress, deliver or write what is buffered (--drain-timeout-ms) and exit.\n"
+      "finish requests in progress, deliver or write what is buffered (--drain-timeout-ms) and exit;\n"
+      "with --spool-dir, what is not delivered by then stays on disk and is sent after the next start.\n"
       "\n"
       "Usage: tollgate [--flag VALUE | --flag=VALUE]...\n"
       "Each flag can also be set through the environment variable shown; the command line wins.\n"

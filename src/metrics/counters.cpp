@@ -33,6 +33,8 @@ const char* reject_reason_label(reject_reason r) noexcept {
     case reject_reason::too_many_events: return "too_many_events";
     case reject_reason::body_too_large: return "body_too_large";
     case reject_reason::buffer_full: return "buffer_full";
+    case reject_reason::spool_full: return "spool_full";
+    case reject_reason::spool_error: return "spool_error";
   }
   return "unknown";
 }

@@ -46,20 +46,21 @@ void simple_counter(std::string& out, const process_view& v, const char* name, c
   sample(out, name, {}, sum(v, [&](const shard_metrics& m) { return (m.*member).get(); }));
 }
 
-template <std::size_t N>
-void histogram_samples(std::string& out, const process_view& v, const char* name,
-                       const histogram<N> upstream_metrics::*member) {
-  const auto& bounds = (v.shards[0].counters->upstream.*member).bounds();
+// One histogram family summed over the shards; `get` picks it from a shard's counters.
+template <class Get>
+void histogram_samples(std::string& out, const process_view& v, const char* name, Get get) {
+  const auto& bounds = get(*v.shards[0].counters).bounds();
+  const std::size_t n = bounds.size();
   std::uint64_t cumulative = 0;
   double total = 0;
   char le[48];
-  for (std::size_t i = 0; i <= N; ++i) {
-    for (const shard_view& s : v.shards) cumulative += (s.counters->upstream.*member).bucket(i);
-    if (i < N) std::snprintf(le, sizeof le, "le=\"%g\"", bounds[i]);
+  for (std::size_t i = 0; i <= n; ++i) {
+    for (const shard_view& s : v.shards) cumulative += get(*s.counters).bucket(i);
+    if (i < n) std::snprintf(le, sizeof le, "le=\"%g\"", bounds[i]);
     else std::snprintf(le, sizeof le, "le=\"+Inf\"");
     sample(out, (std::string(name) + "_bucket").c_str(), le, cumulative);
   }
-  for (const shard_view& s : v.shards) total += (s.counters->upstream.*member).sum();
+  for (const shard_view& s : v.shards) total += get(*s.counters).sum();
   char buf[96];
   std::snprintf(buf, sizeof buf, "%s_sum %.6f\n", name, total);
   out += buf;
@@ -112,9 +113,11 @@ void render_upstream(const process_view& v, std::string& out) {
     sample(out, r.name, {}, sum_upstream(v, r.member));
   }
   head(out, "tollgate_upstream_batch_events", "histogram", "Events per batch sent upstream.");
-  histogram_samples(out, v, "tollgate_upstream_batch_events", &upstream_metrics::batch_events);
+  histogram_samples(out, v, "tollgate_upstream_batch_events",
+                    [](const shard_metrics& m) -> const auto& { return m.upstream.batch_events; });
   head(out, "tollgate_upstream_latency_seconds", "histogram", "Time from sending a batch to its response.");
-  histogram_samples(out, v, "tollgate_upstream_latency_seconds", &upstream_metrics::latency_seconds);
+  histogram_samples(out, v, "tollgate_upstream_latency_seconds",
+                    [](const shard_metrics& m) -> const auto& { return m.upstream.latency_seconds; });
   head(out, "tollgate_events_waiting", "gauge",
        "Accepted events not yet delivered or dead-lettered, per shard.");
   for (std::size_t i = 0; i < v.shards.size(); ++i) {
@@ -128,6 +131,61 @@ void render_upstream(const process_view& v, std::string& out) {
     const std::int64_t b = v.shards[i].counters->upstream.backing_off.get();
     sample(out, "tollgate_upstream_backing_off", "shard=\"" + std::to_string(i) + "\"", static_cast<std::uint64_t>(b > 0 ? b : 0));
   }
+}
+
+void render_spool(const process_view& v, std::string& out) {
+  struct gauge_row {
+    const char* name;
+    const char* help;
+    const gauge spool_metrics::*member;
+  };
+  static const gauge_row gauges[] = {
+      {"tollgate_spool_bytes", "Bytes of spool segments on disk, per shard.", &spool_metrics::bytes},
+      {"tollgate_spool_segments", "Spool segment files, per shard.", &spool_metrics::segments},
+      {"tollgate_spool_failing", "1 while a shard's spool writes or syncs fail (new requests get 503).",
+       &spool_metrics::failing},
+  };
+  for (const gauge_row& g : gauges) {
+    head(out, g.name, "gauge", g.help);
+    for (std::size_t i = 0; i < v.shards.size(); ++i) {
+      const std::int64_t n = (v.shards[i].counters->spool.*g.member).get();
+      sample(out, g.name, "shard=\"" + std::to_string(i) + "\"", static_cast<std::uint64_t>(n < 0 ? 0 : n));
+    }
+  }
+  struct counter_row {
+    const char* name;
+    const char* help;
+    const counter spool_metrics::*member;
+  };
+  static const counter_row counters[] = {
+      {"tollgate_spool_syncs_total", "Group commits (fdatasync of the spool) completed.", &spool_metrics::syncs},
+      {"tollgate_spool_replayed_events_total",
+       "Events read back at start-up: spooled by an earlier run and not yet delivered.", &spool_metrics::replayed_events},
+      {"tollgate_spool_disk_reads_events_total",
+       "Events read back from the spool because memory did not hold them (replay included).",
+       &spool_metrics::disk_read_events},
+      {"tollgate_spool_quarantined_segments_total",
+       "Segments found damaged at start-up; the rest of each was moved to a .corrupt file.",
+       &spool_metrics::quarantined_segments},
+      {"tollgate_spool_quarantined_bytes_total", "Bytes moved to .corrupt files at start-up.",
+       &spool_metrics::quarantined_bytes},
+      {"tollgate_spool_torn_bytes_total", "Bytes of torn tails (cut by a crash mid-write) truncated at start-up.",
+       &spool_metrics::torn_bytes},
+      {"tollgate_spool_write_errors_total", "Failed spool writes and syncs (disk full, I/O errors).",
+       &spool_metrics::write_errors},
+      {"tollgate_spool_deleted_segments_total", "Segments deleted once every event in them was delivered.",
+       &spool_metrics::deleted_segments},
+  };
+  for (const counter_row& c : counters) {
+    head(out, c.name, "counter", c.help);
+    sample(out, c.name, {}, sum(v, [&](const shard_metrics& m) { return (m.spool.*c.member).get(); }));
+  }
+  head(out, "tollgate_spool_sync_seconds", "histogram", "Duration of one group commit (fdatasync) of the spool.");
+  histogram_samples(out, v, "tollgate_spool_sync_seconds",
+                    [](const shard_metrics& m) -> const auto& { return m.spool.sync_seconds; });
+  head(out, "tollgate_spool_events_per_sync", "histogram", "Events made durable by one group commit.");
+  histogram_samples(out, v, "tollgate_spool_events_per_sync",
+                    [](const shard_metrics& m) -> const auto& { return m.spool.events_per_sync; });
 }
 
 }  // namespace
@@ -211,6 +269,7 @@ void render(const process_view& v, std::string& out) {
   }
 
   if (v.upstream) render_upstream(v, out);
+  if (v.spool) render_spool(v, out);
 
   head(out, "tollgate_shards", "gauge", "Shards (reactor threads) running.");
   sample(out, "tollgate_shards", {}, v.shards.size());

@@ -61,6 +61,14 @@ int uring::submit_and_wait_ms(unsigned ms) {
   return io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
 }
 
+int uring::submit_and_wait_us(unsigned long us) {
+  __kernel_timespec ts{};
+  ts.tv_sec = static_cast<long long>(us / 1000000);
+  ts.tv_nsec = static_cast<long long>(us % 1000000) * 1000LL;
+  io_uring_cqe* cqe = nullptr;
+  return io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+}
+
 buffer_ring::buffer_ring(uring& ring, std::uint16_t group, unsigned count, unsigned size)
     : ring_(ring), group_(group), count_(count), size_(size) {
   if (count == 0 || (count & (count - 1)) != 0 || count > 32768) {

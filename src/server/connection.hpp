@@ -7,6 +7,7 @@
 #include <string>
 
 #include "tollgate/http/request_parser.hpp"
+#include "tollgate/server/request_handler.hpp"
 
 namespace tg::server {
 
@@ -39,8 +40,9 @@ struct connection {
   std::uint64_t parked_since = 0;
   std::size_t park_bytes = 0;   // ring space the parked request needs (0: unknown)
   bool parked_listed = false;   // the slot is in the shard's parked list (kept across slot reuse)
-  bool awaiting_ack = false;    // --ack upstream: admitted, answer once the upstream accepted
+  bool awaiting_ack = false;    // --ack upstream / durable: admitted, answer once acknowledged
   std::uint64_t ack_position = 0;
+  ack_wait ack_for = ack_wait::ring_released;
   std::uint64_t ack_since = 0;
   int ack_status = 0;
   http::connection ack_conn = http::connection::keep_alive;  // Connection header of the awaited answer

@@ -7,9 +7,15 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <stdexcept>
 #include <exception>
 #include <memory>
 #include <thread>
@@ -19,6 +25,8 @@
 #include "tollgate/base/log.hpp"
 #include "tollgate/reactor/uring.hpp"
 #include "ingest_handler.hpp"
+#include "spool_driver.hpp"
+#include "tollgate/spool/layout.hpp"
 #include "tollgate/server/shard.hpp"
 
 namespace tg::server {
@@ -46,8 +54,20 @@ std::vector<int> affinity_cpus() {
 }
 
 std::unique_ptr<request_handler> make_ingest_handler(const shard_resources& r) {
-  return std::make_unique<ingest_handler>(r.opts, r.ring, r.counters, r.process);
+  return std::make_unique<ingest_handler>(r.opts, r.ring, r.counters, r.process, r.spool);
 }
+
+namespace {
+// --spool-max-bytes 0: 80% of what the spool's file system has free now.
+std::uint64_t default_spool_bytes(const std::string& dir) {
+  struct statvfs fs{};
+  if (::statvfs(dir.c_str(), &fs) != 0) {
+    throw std::runtime_error("spool: cannot stat the file system of " + dir + ": " + std::strerror(errno));
+  }
+  const double free_bytes = static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize);
+  return static_cast<std::uint64_t>(free_bytes * 0.8);
+}
+}  // namespace
 
 struct gateway::impl {
   options opts;
@@ -58,8 +78,32 @@ struct gateway::impl {
   process_state process;
   std::vector<std::unique_ptr<ring::event_ring>> rings;
   std::vector<std::unique_ptr<metrics::shard_metrics>> counters;
+  std::vector<std::unique_ptr<spool_driver>> spools;  // with --spool-dir, one per shard
   metrics::output_metrics out_counters;
+
+  void open_spools();
 };
+
+// Recovery of every directory under --spool-dir; old shard directories (a
+// different --shards before) are replayed by shard old_id % shards.
+void gateway::impl::open_spools() {
+  if (::mkdir(opts.spool_dir.c_str(), 0750) != 0 && errno != EEXIST) {
+    throw std::runtime_error("spool: cannot create " + opts.spool_dir + ": " + std::strerror(errno));
+  }
+  const std::uint64_t total = opts.spool_max_bytes != 0 ? opts.spool_max_bytes : default_spool_bytes(opts.spool_dir);
+  const std::uint64_t per_shard = std::max<std::uint64_t>(total / opts.shards, 1);
+  auto ids = spool::list_shard_dirs(opts.spool_dir);
+  if (!ids) throw std::runtime_error("spool: cannot list " + opts.spool_dir + ": " + std::strerror(ids.error().sys));
+  const auto assigned = spool::assign_dirs(*ids, opts.shards);
+  const spool_settings settings = make_spool_settings(opts, per_shard);
+  for (unsigned i = 0; i < opts.shards; ++i) {
+    spools.push_back(std::make_unique<spool_driver>(i, assigned[i], settings, *rings[i], counters[i]->spool));
+  }
+  process.spool_shard_max_bytes = per_shard;
+  log::info("spool", {{"directory", opts.spool_dir}, {"max_bytes", total}, {"max_bytes_per_shard", per_shard},
+                      {"ack", opts.ack == ack_mode::durable ? "durable" : opts.ack == ack_mode::upstream ? "upstream" : "buffered"},
+                      {"segment_bytes", opts.segment_bytes}});
+}
 
 gateway::gateway(const options& opts, const consumer& rings, handler_factory make_handler) : impl_(new impl) {
   // impl_ is a raw pointer (the header hides impl), and a constructor that
@@ -76,6 +120,12 @@ gateway::gateway(const options& opts, const consumer& rings, handler_factory mak
       impl_->counters.push_back(std::make_unique<metrics::shard_metrics>());
       impl_->process.rings.push_back(impl_->rings.back().get());
       impl_->process.shard_metrics.push_back(impl_->counters.back().get());
+    }
+    if (!opts.spool_dir.empty()) {
+      if (rings.what != consumer::kind::upstream) {
+        throw std::invalid_argument("--spool-dir needs an http(s):// upstream");
+      }
+      impl_->open_spools();
     }
   } catch (...) {
     for (int fd : impl_->listen_fds) {
@@ -115,9 +165,10 @@ run_report gateway::run() {
   std::vector<std::exception_ptr> failures(g.opts.shards);
   std::atomic<unsigned> failed{0};
   for (unsigned i = 0; i < g.opts.shards; ++i) {
-    auto handler = g.make_handler({i, g.opts, *g.rings[i], *g.counters[i], g.process});
+    spool_driver* sp = g.spools.empty() ? nullptr : g.spools[i].get();
+    auto handler = g.make_handler({i, g.opts, *g.rings[i], *g.counters[i], g.process, sp});
     shards.push_back(std::make_unique<shard>(i, g.opts, g.listen_fds[i], *g.rings[i], *g.counters[i], g.process,
-                                             std::move(handler), up));
+                                             std::move(handler), up, sp));
     g.listen_fds[i] = -1;  // the shard owns it now
     threads.emplace_back([&, i] {
       try {

@@ -5,9 +5,11 @@
 
 #include <array>
 
+#include "spool_driver.hpp"
 #include "status_map.hpp"
 #include "tollgate/base/clock.hpp"
 #include "tollgate/metrics/prometheus.hpp"
+#include "tollgate/spool/format.hpp"
 
 namespace tg::server {
 namespace {
@@ -22,13 +24,27 @@ constexpr std::string_view v3_path = "/api/v3/openmeter/events";
 }  // namespace
 
 ingest_handler::ingest_handler(const options& opts, ring::event_ring& ring, metrics::shard_metrics& counters,
-                 const process_state& process)
-    : opts_(opts), ring_(ring), counters_(counters), process_(process), validator_(opts.validation) {
+                 const process_state& process, spool_driver* spool)
+    : opts_(opts), ring_(ring), counters_(counters), process_(process), validator_(opts.validation), spool_(spool) {
   events_.reserve(opts.validation.max_events);
+  if (spool_ != nullptr) payloads_.reserve(opts.validation.max_events);
 }
 
 bool ingest_handler::ready() const {
   if (process_.stopping.load(std::memory_order_relaxed)) return false;
+  if (spool_ != nullptr) {
+    // The ring is only a cache in front of the spool: what matters is whether
+    // every shard's spool has room and can write.
+    for (const metrics::shard_metrics* m : process_.shard_metrics) {
+      if (m->spool.failing.get() != 0) return false;
+      if (process_.spool_shard_max_bytes != 0 &&
+          static_cast<double>(m->spool.bytes.get()) >
+              opts_.high_watermark * static_cast<double>(process_.spool_shard_max_bytes)) {
+        return false;
+      }
+    }
+    return true;
+  }
   for (const ring::event_ring* r : process_.rings) {
     if (static_cast<double>(r->used_bytes()) > opts_.high_watermark * static_cast<double>(r->capacity())) return false;
   }
@@ -107,7 +123,8 @@ void ingest_handler::metrics_page(http::connection conn, std::string& out, bool 
     shards.push_back({process_.shard_metrics[i], r->used_bytes(), r->capacity()});
   }
   scratch_.clear();
-  metrics::render({shards, process_.output, process_.start_time_seconds, ready(), process_.upstream}, scratch_);
+  metrics::render({shards, process_.output, process_.start_time_seconds, ready(), process_.upstream, spool_ != nullptr},
+                  scratch_);
   http::write_body(out, 200, "text/plain; version=0.0.4; charset=utf-8", scratch_, conn);
   if (head_only) out.resize(out.size() - scratch_.size());
 }
@@ -127,6 +144,8 @@ outcome ingest_handler::ingest(const http::request& req, cloudevents::api versio
     counters_.count_request(ep, f.status);
     return outcome::answered;
   }
+
+  if (spool_ != nullptr) return ingest_spooled(version, req, conn, out, ctx);
 
   // Above the high watermark requests wait (the shard stops reading their
   // connections, so TCP pushes back) until the consumer has caught up, or are
@@ -168,15 +187,116 @@ outcome ingest_handler::ingest(const http::request& req, cloudevents::api versio
   ring_.commit();
   counters_.events_accepted.add(events_.size());
   counters_.event_bytes_accepted.add(bytes);
+  const bool wait = opts_.ack == ack_mode::upstream && !events_.empty();
+  return admitted(version, wait ? ring_.committed_end() : 0, ack_wait::ring_released, conn, out, ctx);
+}
+
+// The request's events are in: answer now, or tell the shard what the answer
+// waits for (position 0: nothing).
+outcome ingest_handler::admitted(cloudevents::api version, std::uint64_t position, ack_wait wait,
+                                 http::connection conn, std::string& out, request_context& ctx) {
+  const auto ep = version == cloudevents::api::v1 ? metrics::endpoint::ingest_v1 : metrics::endpoint::ingest_v3;
   const int status = version == cloudevents::api::v1 ? 204 : 202;
-  if (opts_.ack == ack_mode::upstream && !events_.empty()) {
-    ctx.ack_position = ring_.committed_end();
+  if (position != 0) {
+    ctx.ack_position = position;
     ctx.ack_status = status;
-    return outcome::await_ack;  // the shard answers (and counts) once the upstream accepted
+    ctx.wait = wait;
+    return outcome::await_ack;  // the shard answers (and counts) once acknowledged
   }
   http::write_empty(out, status, conn);
   counters_.count_request(ep, status);
   return outcome::answered;
+}
+
+outcome ingest_handler::refuse(metrics::endpoint ep, http::connection conn, std::string& out, int status,
+                               metrics::reject_reason why, std::string_view detail) {
+  http::write_problem(out, status, detail, conn, retry_after);
+  counters_.ingest_rejected[static_cast<std::size_t>(why)].add();
+  counters_.count_request(ep, status);
+  return outcome::answered;
+}
+
+// With a spool every event is appended to it; the ring holds a copy while it
+// keeps up (the forwarder reads from memory), otherwise the spool alone does
+// and the forwarder gets the events back from disk.
+outcome ingest_handler::ingest_spooled(cloudevents::api version, const http::request& req, http::connection conn,
+                                       std::string& out, request_context& ctx) {
+  using room = spool_driver::room;
+  using metrics::reject_reason;
+  const auto ep = version == cloudevents::api::v1 ? metrics::endpoint::ingest_v1 : metrics::endpoint::ingest_v3;
+  std::size_t spool_bytes = 0, stamped_total = 0;
+  for (const cloudevents::event_ref& ev : events_) {
+    const std::size_t n = cloudevents::stamped_size(ev);
+    stamped_total += n;
+    spool_bytes += spool::record_footprint(n);
+  }
+  switch (spool_->admit(spool_bytes)) {
+    case room::ok: break;
+    case room::failing:
+      return refuse(ep, conn, out, 503, reject_reason::spool_error,
+                    "the spool cannot write to disk (disk full or an I/O error); accepted events are kept; retry later");
+    case room::full:
+    case room::busy: {
+      if (opts_.full == when_full::reject) {
+        return refuse(ep, conn, out, 429, reject_reason::spool_full, "the spool is full; retry later");
+      }
+      if (!ctx.admit_expired) {
+        ctx.park_bytes = 0;  // asked again whenever the spool makes progress
+        return outcome::park;
+      }
+      return refuse(ep, conn, out, 503, reject_reason::spool_full,
+                    "the spool is full (--spool-max-bytes) or its writes are behind; retry later");
+    }
+  }
+
+  char now[rfc3339_millis_len];
+  bool have_now = false;
+  for (const cloudevents::event_ref& ev : events_) {
+    if (ev.fix != cloudevents::time_fix::none) {
+      format_rfc3339_millis(wall_now(), now);
+      have_now = true;
+      break;
+    }
+  }
+  const std::string_view stamp_time(now, have_now ? sizeof now : 0);
+  payloads_.clear();
+  bool in_ring = spool_->ring_in_sync();
+  if (in_ring) {
+    for (const cloudevents::event_ref& ev : events_) {
+      const std::size_t n = cloudevents::stamped_size(ev);
+      char* dst = ring_.try_reserve(n);
+      if (dst == nullptr) {
+        ring_.rollback();
+        in_ring = false;
+        break;
+      }
+      cloudevents::stamp(req.body, ev, stamp_time, dst);
+      payloads_.emplace_back(dst, n);
+    }
+  }
+  if (!in_ring) {
+    payloads_.clear();
+    if (stamped_.size() < stamped_total) stamped_.resize(stamped_total);
+    std::size_t off = 0;
+    for (const cloudevents::event_ref& ev : events_) {
+      const std::size_t n = cloudevents::stamped_size(ev);
+      cloudevents::stamp(req.body, ev, stamp_time, stamped_.data() + off);
+      payloads_.emplace_back(stamped_.data() + off, n);
+      off += n;
+    }
+  }
+  auto last = spool_->append_request(payloads_, in_ring);
+  if (!last) {
+    if (in_ring) ring_.rollback();
+    return refuse(ep, conn, out, 503, reject_reason::spool_error,
+                  "the spool cannot take the events (disk full or an I/O error); retry later");
+  }
+  if (in_ring) ring_.commit();
+  counters_.events_accepted.add(events_.size());
+  counters_.event_bytes_accepted.add(stamped_total);
+  if (opts_.ack == ack_mode::durable) return admitted(version, *last, ack_wait::spool_synced, conn, out, ctx);
+  if (opts_.ack == ack_mode::upstream) return admitted(version, *last, ack_wait::spool_delivered, conn, out, ctx);
+  return admitted(version, 0, ack_wait::spool_synced, conn, out, ctx);
 }
 
 }  // namespace tg::server

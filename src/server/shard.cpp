@@ -15,11 +15,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <vector>
 
 #include "connection.hpp"
+#include "spool_driver.hpp"
 #include "status_map.hpp"
 #include "tollgate/base/clock.hpp"
 #include "tollgate/base/log.hpp"
@@ -40,9 +42,10 @@ constexpr unsigned stop_linger_ms = 200;
 
 struct shard::impl {
   impl(unsigned index, const options& opts, int listen_fd, ring::event_ring& ring, metrics::shard_metrics& counters,
-       process_state& process, std::unique_ptr<request_handler> handler, const upstream::shared* up)
+       process_state& process, std::unique_ptr<request_handler> handler, const upstream::shared* up,
+       spool_driver* spool)
       : index(index), opts(opts), listen_fd(listen_fd), ring(ring), counters(counters), process(process),
-        handle(std::move(handler)), up(up) {}
+        handle(std::move(handler)), up(up), spool(spool) {}
 
   unsigned index;
   const options& opts;
@@ -52,10 +55,11 @@ struct shard::impl {
   process_state& process;
   std::unique_ptr<request_handler> handle;
   const upstream::shared* up;
+  spool_driver* spool;                        // with --spool-dir
   std::unique_ptr<upstream::forwarder> fwd;  // this shard's ring consumer, with an HTTP upstream
   std::vector<std::uint32_t> ack_waiters;     // slots awaiting the upstream's acceptance
   std::vector<std::uint32_t> parked_slots;    // slots whose complete request waits (ring space, a delay)
-  std::uint64_t parked_tried_at = 0;          // ring.read_begin() when parked requests were last retried
+  std::uint64_t parked_tried_at = 0;          // progress() when parked requests were last retried
 
   std::unique_ptr<reactor::uring> uring;
   std::unique_ptr<reactor::buffer_ring> buffers;
@@ -82,6 +86,8 @@ struct shard::impl {
   void check_acks();
   void retry_parked();
   bool worth_retry(const connection& c) const;
+  std::uint64_t progress() const;
+  bool ack_reached(const connection& c) const;
   void finish_shutdown();
   void feed(connection& c, std::uint32_t slot, const char* data, std::size_t len);
   void drain_stash(connection& c, std::uint32_t slot);
@@ -99,8 +105,8 @@ struct shard::impl {
 
 shard::shard(unsigned index, const options& opts, int listen_fd, ring::event_ring& ring,
              metrics::shard_metrics& counters, process_state& process, std::unique_ptr<request_handler> handler,
-             const upstream::shared* up)
-    : impl_(std::make_unique<impl>(index, opts, listen_fd, ring, counters, process, std::move(handler), up)) {}
+             const upstream::shared* up, spool_driver* spool)
+    : impl_(std::make_unique<impl>(index, opts, listen_fd, ring, counters, process, std::move(handler), up, spool)) {}
 
 shard::~shard() = default;
 
@@ -110,6 +116,7 @@ void shard::impl::run() {
   uring = std::make_unique<reactor::uring>(reactor::uring_options{opts.uring_entries});
   buffers = std::make_unique<reactor::buffer_ring>(*uring, recv_group, opts.recv_buffers, opts.recv_buffer_bytes);
   if (up != nullptr) fwd = std::make_unique<upstream::forwarder>(index, *up, *uring, ring, counters.upstream);
+  if (spool != nullptr) spool->attach(*uring);
   log::info("shard started", {{"shard", index}, {"io_uring", uring->mode()}});
   tick_ts.tv_sec = opts.tick_ms / 1000;
   tick_ts.tv_nsec = static_cast<long long>(opts.tick_ms % 1000) * 1000000LL;
@@ -120,8 +127,14 @@ void shard::impl::run() {
   for (;;) {
     // With events lingering for a batch (or a backoff running out), wake up
     // in time for them even if no completion arrives.
+    // A group commit may be waiting for --sync-max-delay-us: microseconds.
     const int wake = fwd ? fwd->wakeup_in_ms(now) : -1;
-    int rc = wake >= 0 ? uring->submit_and_wait_ms(static_cast<unsigned>(wake)) : uring->submit_and_wait(1);
+    long wake_us = wake >= 0 ? static_cast<long>(wake) * 1000 : -1;
+    if (spool != nullptr) {
+      const long s = spool->wakeup_in_us();
+      if (s >= 0 && (wake_us < 0 || s < wake_us)) wake_us = s;
+    }
+    int rc = wake_us >= 0 ? uring->submit_and_wait_us(static_cast<unsigned long>(wake_us)) : uring->submit_and_wait(1);
     if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EBUSY) {
       log::error("io_uring_submit_and_wait failed", {{"shard", index}, {"error", std::strerror(-rc)}});
     }
@@ -147,6 +160,10 @@ void shard::impl::run() {
         case op::up_recv:
           if (fwd) fwd->on_cqe(t, cqe);
           break;
+        case op::spool_write:
+        case op::spool_sync:
+          if (spool != nullptr) spool->on_cqe(t, cqe);
+          break;
         case op::cancel:
         case op::wake:
         case op::connect:  // client-side op (tollgate-load); never issued by a shard
@@ -154,10 +171,12 @@ void shard::impl::run() {
       }
     });
     if (fwd) fwd->poll(now);
+    if (spool != nullptr) spool->poll(fwd ? fwd->records_released() : 0);
     if (!ack_waiters.empty()) check_acks();
-    // Parked requests go again as soon as the consumer freed ring space, not
-    // a tick later: under back pressure a tick is a long time.
-    if (!parked_slots.empty() && ring.read_begin() != parked_tried_at) retry_parked();
+    // Parked requests go again as soon as the consumer freed ring space (or
+    // the spool made room), not a tick later: under back pressure a tick is a
+    // long time.
+    if (!parked_slots.empty() && progress() != parked_tried_at) retry_parked();
     for (std::size_t i = 0; i < dirty.size(); ++i) flush(dirty[i]);
     dirty.clear();
     buffers->publish();
@@ -167,7 +186,12 @@ void shard::impl::run() {
     // cancellation finishes only while this thread waits on the ring).
     // With an HTTP upstream the shard keeps forwarding until its ring is
     // empty or the drain deadline passes.
-    if (draining && open == 0 && !accepting && (!fwd || fwd->idle() || now >= drain_deadline)) break;
+    // With a spool, what is not delivered by then stays in it for the next start.
+    const bool delivered = (!fwd || fwd->idle()) && (spool == nullptr || spool->caught_up());
+    if (draining && open == 0 && !accepting && (delivered || now >= drain_deadline) &&
+        (spool == nullptr || !spool->io_in_flight())) {
+      break;
+    }
   }
   finish_shutdown();
 }
@@ -175,7 +199,15 @@ void shard::impl::run() {
 void shard::impl::finish_shutdown() {
   if (listen_fd >= 0) ::close(listen_fd);
   std::uint64_t left = 0;
-  if (fwd) {
+  std::uint64_t in_spool = 0;
+  if (spool != nullptr) {
+    // Undelivered events stay in the spool for the next start; only events
+    // that never reached it (a disk that kept failing) are lost.
+    left = spool->close();
+    in_spool = spool->events_waiting();
+    process.events_left.fetch_add(left);
+    if (fwd) fwd->close();
+  } else if (fwd) {
     left = fwd->events_left();
     process.events_left.fetch_add(left);
     fwd->close();
@@ -187,7 +219,11 @@ void shard::impl::finish_shutdown() {
   buffers.reset();
   uring.reset();
   fwd.reset();
-  log::info("shard stopped", {{"shard", index}, {"events_left", left}});
+  if (spool != nullptr) {
+    log::info("shard stopped", {{"shard", index}, {"events_left", left}, {"events_left_in_spool", in_spool}});
+  } else {
+    log::info("shard stopped", {{"shard", index}, {"events_left", left}});
+  }
 }
 
 void shard::impl::arm_accept() {
@@ -385,6 +421,7 @@ void shard::impl::finish_request(connection& c, std::uint32_t slot) {
     // meanwhile, so responses stay in order.
     c.awaiting_ack = true;
     c.ack_position = ctx.ack_position;
+    c.ack_for = ctx.wait;
     c.ack_status = ctx.ack_status;
     c.ack_since = now;
     c.ack_conn = hdr;
@@ -408,10 +445,19 @@ void shard::impl::answer_error(connection& c, std::uint32_t slot, int status, st
   mark_dirty(c, slot);
 }
 
-// --ack upstream: answer every waiter whose events the upstream accepted (the
-// ring released them), or 504 once --ack-timeout-ms passed.
+bool shard::impl::ack_reached(const connection& c) const {
+  switch (c.ack_for) {
+    case ack_wait::ring_released: return ring.read_begin() >= c.ack_position;
+    case ack_wait::spool_synced: return spool->synced_seq() >= c.ack_position;
+    case ack_wait::spool_delivered: return spool->delivered_seq() >= c.ack_position;
+  }
+  return false;
+}
+
+// --ack upstream / durable: answer every waiter whose events the upstream
+// accepted (or the spool synced), or 504 once --ack-timeout-ms passed. A
+// durable waiter whose events the failing disk has not taken gets 503 now.
 void shard::impl::check_acks() {
-  const std::uint64_t acked = ring.read_begin();
   std::size_t keep = 0;
   for (std::size_t i = 0; i < ack_waiters.size(); ++i) {
     const std::uint32_t slot = ack_waiters[i];
@@ -419,13 +465,24 @@ void shard::impl::check_acks() {
     if (!c.in_use || !c.awaiting_ack || c.closing) continue;
     const http::connection hdr = c.ack_conn;
     const auto ep = c.ack_status == 202 ? metrics::endpoint::ingest_v3 : metrics::endpoint::ingest_v1;
-    if (acked >= c.ack_position) {
+    if (ack_reached(c)) {
       http::write_empty(c.out_pending, c.ack_status, hdr);
       counters.count_request(ep, c.ack_status);
+    } else if (c.ack_for == ack_wait::spool_synced && spool->failing() && spool->written_seq() < c.ack_position) {
+      http::write_problem(c.out_pending, 503,
+                          "the spool could not write the events to disk (disk full or an I/O error); retry later",
+                          hdr, std::array<std::pair<std::string_view, std::string_view>, 1>{{{"Retry-After", "1"}}});
+      counters.count_request(ep, 503);
+      counters.ingest_rejected[static_cast<std::size_t>(metrics::reject_reason::spool_error)].add();
     } else if (now - c.ack_since >= opts.ack_timeout_ms || (draining && now >= drain_deadline)) {
       http::write_problem(c.out_pending, 504,
-                          "the upstream has not accepted the events in time (--ack-timeout-ms); they stay buffered "
-                          "and will be delivered, so retrying is safe (OpenMeter deduplicates on source and id)",
+                          c.ack_for == ack_wait::spool_synced
+                              ? "the spool has not made the events durable in time (--ack-timeout-ms); they are "
+                                "buffered and will be delivered, so retrying is safe (OpenMeter deduplicates on "
+                                "source and id)"
+                              : "the upstream has not accepted the events in time (--ack-timeout-ms); they stay "
+                                "buffered and will be delivered, so retrying is safe (OpenMeter deduplicates on "
+                                "source and id)",
                           hdr);
       counters.count_request(ep, 504);
       counters.ack_timeouts.add();
@@ -565,6 +622,7 @@ void shard::impl::set_deadline(connection& c, int kind, unsigned ms) {
 void shard::impl::on_tick() {
   arm_tick();
   if (fwd) fwd->tick(now);
+  if (spool != nullptr) spool->tick();
   if (!parked_slots.empty()) retry_parked();  // admit timeouts, injected delays
   if (!draining && process.stopping.load(std::memory_order_acquire)) begin_drain();
   const bool force = draining && now >= drain_deadline;
@@ -611,8 +669,11 @@ bool shard::impl::worth_retry(const connection& c) const {
 
 // Asks the handler again for every parked request (in arrival order); those
 // it admits or answers go on with their connection's pending input.
+// Changes whenever a parked request could have room now.
+std::uint64_t shard::impl::progress() const { return ring.read_begin() + (spool != nullptr ? spool->progress() : 0); }
+
 void shard::impl::retry_parked() {
-  parked_tried_at = ring.read_begin();
+  parked_tried_at = progress();
   std::size_t keep = 0;
   for (std::size_t i = 0; i < parked_slots.size(); ++i) {
     const std::uint32_t slot = parked_slots[i];

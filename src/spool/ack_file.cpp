@@ -48,7 +48,7 @@ result<ack_position, error> read_ack_file(const std::string& dir) {
   return decode_ack(*bytes);
 }
 
-result<bool, error> write_ack_file(const std::string& dir, std::uint64_t acked) {
+result<bool, error> write_ack_file(const std::string& dir, std::uint64_t acked, bool durable) {
   const std::string path = dir + "/" + ack_file_name;
   const std::string tmp = path + ".tmp";
   const auto bytes = encode_ack(acked);
@@ -57,9 +57,10 @@ result<bool, error> write_ack_file(const std::string& dir, std::uint64_t acked) 
     if (f.fd < 0) return detail::io_error("create ack file", errno);
     if (auto w = detail::pwrite_all(f.fd, bytes.data(), bytes.size(), 0); !w) return w;
     // The data must be on disk before the rename can expose it.
-    if (::fdatasync(f.fd) != 0) return detail::io_error("fdatasync ack file", errno);
+    if (durable && ::fdatasync(f.fd) != 0) return detail::io_error("fdatasync ack file", errno);
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) return detail::io_error("rename ack file", errno);
+  if (!durable) return true;
   return detail::fsync_dir(dir);
 }
 

@@ -135,6 +135,7 @@ struct forwarder::impl final : link_owner {
   bool scan_full = false;           // [cursor, scan_pos) is a full batch
   std::uint64_t pending_since = 0;  // when unbatched events were first seen waiting
   std::uint64_t next_id = 1;
+  std::uint64_t released = 0;       // records freed from the ring, ever
   std::uint64_t pause_until = 0;    // no new attempt before this (backoff)
   std::uint64_t now = 0;
   std::size_t addr_next = 0;
@@ -310,6 +311,7 @@ struct forwarder::impl final : link_owner {
   void release_done() {
     while (!batches.empty() && batches.front().st == batch::state::done) {
       events.release(batches.front().end);
+      released += batches.front().events;
       batches.pop_front();
     }
   }
@@ -453,6 +455,8 @@ int forwarder::wakeup_in_ms(std::uint64_t now_ms) const {
   if (impl_->pause_until > now_ms) consider(impl_->pause_until);
   return best;
 }
+
+std::uint64_t forwarder::records_released() const { return impl_->released; }
 
 bool forwarder::idle() const { return impl_->batches.empty() && impl_->events.empty(); }
 

@@ -35,8 +35,10 @@ enum class reject_reason : std::uint8_t {
   too_many_events,
   body_too_large,
   buffer_full,
+  spool_full,   // the spool is at --spool-max-bytes
+  spool_error,  // the spool cannot write (disk full, I/O error)
 };
-inline constexpr std::size_t reject_reason_count = 8;
+inline constexpr std::size_t reject_reason_count = 10;
 const char* reject_reason_label(reject_reason r) noexcept;
 
 // HTTP-level failures, before a request could be routed.
@@ -67,6 +69,23 @@ struct upstream_metrics {
   gauge backing_off;  // 1 while the shard waits before trying the upstream again
 };
 
+// The shard's spool (--spool-dir); all zero without one.
+struct spool_metrics {
+  gauge bytes;     // segment bytes on disk (this shard's directories)
+  gauge segments;  // segment files
+  gauge failing;   // 1 while writes or syncs fail (new requests get 503)
+  counter syncs;
+  histogram<13> sync_seconds{{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};
+  histogram<11> events_per_sync{{1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10000, 100000}};
+  counter replayed_events;        // read back at start-up: written by an earlier run, not yet delivered
+  counter disk_read_events;       // read back from disk because memory did not hold them (replay included)
+  counter quarantined_segments;   // segments whose damaged rest went to a .corrupt file
+  counter quarantined_bytes;
+  counter torn_bytes;             // cut from torn tails at start-up
+  counter write_errors;           // failed writes and syncs
+  counter deleted_segments;       // deleted once every record in them was delivered
+};
+
 struct shard_metrics {
   counter requests[endpoint_count][statuses.size()];
   counter http_errors[http_error_count];
@@ -83,6 +102,7 @@ struct shard_metrics {
   counter ack_timeouts;  // --ack upstream requests answered 504
 
   upstream_metrics upstream;
+  spool_metrics spool;
 
   void count_request(endpoint e, int status) noexcept {
     requests[static_cast<std::size_t>(e)][status_index(status)].add();

@@ -24,6 +24,7 @@ struct process_view {
   double start_time_seconds = 0;  // unix time the process started
   bool ready = true;
   bool upstream = false;  // an HTTP upstream is configured: render the tollgate_upstream_* families
+  bool spool = false;     // a spool is configured: render the tollgate_spool_* families
 };
 
 // Appends the exposition text to out.

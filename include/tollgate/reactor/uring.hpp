@@ -37,6 +37,8 @@ class uring {
   int submit();
   // Submits and waits for one completion or `ms` milliseconds, whichever first.
   int submit_and_wait_ms(unsigned ms);
+  // The same with a timeout in microseconds (a group commit's --sync-max-delay-us).
+  int submit_and_wait_us(unsigned long us);
 
   // Calls f(const io_uring_cqe&) for every ready completion, then advances the
   // CQ once for the batch. Returns how many were seen.

@@ -22,6 +22,8 @@ enum class op : std::uint8_t {
   up_send,     // send on an upstream link
   up_recv,     // recv on an upstream link
   connect, // an outgoing connect (clients: tollgate-load); slot = connection
+  spool_write,  // a write of the shard's spool segment buffer
+  spool_sync,   // an fdatasync / fsync of a group commit
 };
 
 struct tag {

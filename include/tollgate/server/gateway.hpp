@@ -24,6 +24,8 @@ struct shared;
 
 namespace tg::server {
 
+class spool_driver;
+
 // What a shard's handler may use; all of it lives as long as the gateway.
 struct shard_resources {
   unsigned index;
@@ -31,6 +33,7 @@ struct shard_resources {
   ring::event_ring& ring;
   metrics::shard_metrics& counters;
   const process_state& process;
+  spool_driver* spool = nullptr;  // the shard's spool (--spool-dir), or null
 };
 using handler_factory = std::function<std::unique_ptr<request_handler>(const shard_resources&)>;
 
@@ -55,7 +58,9 @@ struct run_report {
 
 class gateway {
  public:
-  // Binds the listeners (throws on failure, e.g. address in use).
+  // Binds the listeners (throws on failure, e.g. address in use). With
+  // opts.spool_dir (an upstream consumer only), recovers the spool first:
+  // every shard's directories, blocking, before anything is served.
   gateway(const options& opts, const consumer& rings, handler_factory make_handler = make_ingest_handler);
   ~gateway();
   gateway(const gateway&) = delete;

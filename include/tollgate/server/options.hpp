@@ -14,6 +14,7 @@ namespace tg::server {
 
 enum class ack_mode : std::uint8_t {
   buffered,  // 204 once the events are in the shard's ring (what OpenMeter's own 204 means)
+  durable,   // 204 once the events are in the shard's spool and fdatasync'd (needs a spool)
   upstream,  // 204 once the upstream accepted every event of the request
 };
 
@@ -47,6 +48,12 @@ struct options {
   unsigned recv_buffer_bytes = 16384;      // size of each
   unsigned uring_entries = 4096;           // submission queue entries per shard
   unsigned tick_ms = 50;                   // timer granularity for timeouts and retries
+
+  // The spool (issue 4). Empty spool_dir: no spool, the ring is all there is.
+  std::string spool_dir;
+  std::uint64_t segment_bytes = 64u << 20;  // a segment rolls over before passing this
+  std::uint64_t spool_max_bytes = 0;        // all shards together; 0: 80% of the free space at start
+  unsigned sync_max_delay_us = 0;           // how long a group commit may wait to grow; 0: never waits
 };
 
 }  // namespace tg::server

@@ -19,6 +19,7 @@ struct process_state {
   std::vector<ring::event_ring*> rings;                // index = shard
   metrics::output_metrics* output = nullptr;
   double start_time_seconds = 0;
+  std::uint64_t spool_shard_max_bytes = 0;  // with a spool: each shard's share of --spool-max-bytes
   bool upstream = false;    // the ring consumer is the HTTP upstream (metrics show its families)
   std::atomic<std::uint64_t> events_left{0};  // summed by shards that stop with undelivered events
 };

@@ -17,8 +17,15 @@ namespace tg::server {
 enum class outcome : std::uint8_t {
   answered,    // a response was appended to `out`
   park,        // nothing appended: ask again on a later tick (a full ring, an injected delay)
-  await_ack,   // admitted; answer ctx.ack_status once the ring's events up to ctx.ack_position are acknowledged
+  await_ack,   // admitted; answer ctx.ack_status once ctx.wait reaches ctx.ack_position
   drop,        // close the connection without answering (fault injection)
+};
+
+// What an admitted request's answer waits for (outcome::await_ack).
+enum class ack_wait : std::uint8_t {
+  ring_released,    // --ack upstream without a spool: the ring freed every event up to ack_position
+  spool_synced,     // --ack durable: the spool's fdatasync covered sequence number ack_position
+  spool_delivered,  // --ack upstream with a spool: the upstream accepted up to sequence number ack_position
 };
 
 struct request_context {
@@ -32,6 +39,7 @@ struct request_context {
   // Set by the handler with outcome::await_ack.
   std::uint64_t ack_position = 0;
   int ack_status = 0;
+  ack_wait wait = ack_wait::ring_released;
 };
 
 class request_handler {

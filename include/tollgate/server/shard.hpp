@@ -19,12 +19,17 @@ struct shared;
 
 namespace tg::server {
 
+class spool_driver;
+
 class shard {
  public:
   // `upstream`: when not null, this shard forwards its ring to the HTTP
   // upstream itself; otherwise another thread consumes the ring (or nobody).
+  // `spool`: when not null (only with an upstream), the shard drives its
+  // writes and syncs and answers --ack durable requests once synced.
   shard(unsigned index, const options& opts, int listen_fd, ring::event_ring& ring, metrics::shard_metrics& counters,
-        process_state& process, std::unique_ptr<request_handler> handler, const upstream::shared* upstream);
+        process_state& process, std::unique_ptr<request_handler> handler, const upstream::shared* upstream,
+        spool_driver* spool = nullptr);
   ~shard();
   shard(const shard&) = delete;
   shard& operator=(const shard&) = delete;

@@ -37,7 +37,10 @@ ack_position decode_ack(std::span<const char> bytes) noexcept;
 
 // Reads `<dir>/acked`. Errors only for I/O failures other than a missing file.
 result<ack_position, error> read_ack_file(const std::string& dir);
-// Replaces `<dir>/acked` atomically and durably (via `<dir>/acked.tmp`).
-result<bool, error> write_ack_file(const std::string& dir, std::uint64_t acked);
+// Replaces `<dir>/acked` atomically (via `<dir>/acked.tmp`). With `durable`
+// the temp file and the directory are synced too; without, a power cut may
+// bring back an older position, which only costs a replay, so the serving
+// path skips the syncs and the clean shutdown does them.
+result<bool, error> write_ack_file(const std::string& dir, std::uint64_t acked, bool durable = true);
 
 }  // namespace tg::spool

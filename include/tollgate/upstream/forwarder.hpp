@@ -79,6 +79,9 @@ class forwarder {
   int wakeup_in_ms(std::uint64_t now_ms) const;
   // Nothing waiting in the ring and nothing in flight.
   bool idle() const;
+  // Ring records freed so far (delivered or dead-lettered), counted from the
+  // start: a spool maps them back to its sequence numbers.
+  std::uint64_t records_released() const;
   // Events not yet delivered or dead-lettered (walks the ring; shutdown only).
   std::uint64_t events_left() const;
   // Shutdown: closes every link.

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: Apache-2.0
+// One shard's spool, driven from its event loop (internal to the server area).
+//
+// Every accepted event is appended to the shard's segment writer; the bytes
+// reach the disk through the shard's io_uring (one write in flight, then one
+// group-commit sync covering every record written meanwhile). The event ring
+// becomes a cache in front of the spool: while it keeps up, events go into
+// both and the forwarder reads them from memory; once an event does not fit,
+// the driver switches to "overflow": new events go to the spool only, and the
+// driver copies records from disk into the ring as the forwarder frees room,
+// until it has caught up with the writer. A restart starts in overflow, which
+// is how replay happens: the same path reads the old directories' records.
+//
+// The forwarder frees ring records in order; the driver maps each freed record
+// back to (directory, sequence number) through `runs_`, so every directory's
+// acknowledged position advances, is persisted on the tick, and segments whose
+// records are all delivered are deleted.
+//
+// Lives on its shard's thread, except construction (start-up recovery, on the
+// main thread before the shards start).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "tollgate/metrics/counters.hpp"
+#include "tollgate/reactor/uring.hpp"
+#include "tollgate/reactor/user_data.hpp"
+#include "tollgate/ring/event_ring.hpp"
+#include "tollgate/server/options.hpp"
+#include "tollgate/spool/segment_reader.hpp"
+#include "tollgate/spool/segment_writer.hpp"
+
+namespace tg::server {
+
+struct spool_settings {
+  std::string dir;                  // --spool-dir
+  std::uint64_t segment_bytes = 64u << 20;
+  std::uint64_t max_bytes = 0;      // this shard's share of --spool-max-bytes
+  unsigned sync_max_delay_us = 0;
+  bool durable = false;             // --ack durable: sync as soon as there is something to sync
+  std::uint32_t max_payload = 1u << 20;
+  std::size_t writer_buffer_bytes = 8u << 20;
+};
+
+// Builds a shard's settings from the options (max_bytes already divided).
+spool_settings make_spool_settings(const options& opts, std::uint64_t shard_max_bytes);
+
+class spool_driver {
+ public:
+  // Recovers the directories `replay_ids` (old shard ids assigned to this
+  // shard; its own id among them or not) and opens a new segment in its own
+  // directory. Blocking; throws std::runtime_error on an I/O failure.
+  spool_driver(unsigned shard, const std::vector<std::uint32_t>& replay_ids, const spool_settings& s,
+               ring::event_ring& ring, metrics::spool_metrics& m);
+  ~spool_driver();
+  spool_driver(const spool_driver&) = delete;
+  spool_driver& operator=(const spool_driver&) = delete;
+
+  // ---- admission (the handler) ----
+  enum class room : std::uint8_t {
+    ok,
+    full,     // at --spool-max-bytes: wait for deliveries to free segments
+    busy,     // the write buffer is full: wait for the write in flight
+    failing,  // writes fail (disk full, I/O error): refuse now
+  };
+  room admit(std::size_t spool_bytes) const noexcept;
+  // Whether a request's events may also go into the ring (no older event is
+  // waiting on disk only).
+  bool ring_in_sync() const noexcept { return !overflow_; }
+  // Appends one request's events in order and returns the last sequence
+  // number. `in_ring`: every payload sits in a ring reservation the caller
+  // commits if this succeeds (and rolls back if it fails). On an error, the
+  // events appended before it stay in the spool (disk only).
+  result<std::uint64_t, spool::error> append_request(std::span<const std::span<const char>> payloads, bool in_ring);
+
+  // ---- the shard's loop ----
+  void attach(reactor::uring& uring) noexcept { uring_ = &uring; }
+  void on_cqe(const reactor::tag& t, const io_uring_cqe& cqe);
+  // Once per iteration: count what the forwarder freed, refill the ring from
+  // disk, start a write and a sync when due.
+  void poll(std::uint64_t released_total);
+  // Every tick: persist acknowledged positions, delete delivered segments,
+  // retry after write errors.
+  void tick();
+  // Microseconds until poll() has a delayed sync or a write retry to start; -1: none.
+  long wakeup_in_us() const noexcept;
+
+  // ---- positions, for the answers that wait ----
+  std::uint64_t synced_seq() const noexcept { return writer_->last_synced(); }
+  std::uint64_t written_seq() const noexcept { return writer_->last_written(); }
+  std::uint64_t delivered_seq() const noexcept;  // own directory's acknowledged position
+  bool failing() const noexcept { return failing_; }
+  // Changes whenever room may have appeared (a write finished, a segment went).
+  std::uint64_t progress() const noexcept { return progress_; }
+
+  // ---- shutdown ----
+  // Nothing left on disk that the ring does not hold (the forwarder can finish).
+  bool caught_up() const noexcept { return !overflow_; }
+  bool io_in_flight() const noexcept { return write_inflight_ || syncs_inflight_ > 0; }
+  // Blocking: writes and syncs what is pending, persists the positions
+  // durably. Returns events appended but never written (lost; 0 normally).
+  std::uint64_t close();
+  // Events in the spool not yet delivered (left for the next start).
+  std::uint64_t events_waiting() const noexcept;
+
+ private:
+  struct segment {
+    std::uint64_t number = 0;     // in the file name
+    std::uint64_t first_seq = 0;
+    std::uint64_t last_seq = 0;   // < first_seq while empty
+    std::uint64_t bytes = 0;
+    std::uint64_t first_after_ack_offset = 0;  // recovered: offset of the first record > acked (0: start)
+  };
+  struct directory {
+    std::uint32_t id = 0;
+    std::string path;
+    bool own = false;
+    std::uint64_t acked = 0;
+    std::uint64_t persisted = 0;
+    std::deque<segment> segs;
+    bool finished = false;        // not own, every record read into the ring
+    bool removed = false;         // not own, delivered and deleted with its directory
+  };
+  struct run {
+    std::uint32_t dir = 0;        // index in dirs_
+    std::uint64_t first_seq = 0;
+    std::uint64_t count = 0;
+  };
+
+  void recover_dir(directory& d, unsigned shard);
+  void push_run(std::uint32_t dir, std::uint64_t seq);
+  void on_released(std::uint64_t n);
+  void enter_overflow(std::uint64_t seg_number, std::uint64_t offset, std::uint64_t seq);
+  bool start_dir(std::size_t index);
+  void refill();
+  void start_write();
+  void start_sync();
+  void persist(bool durable);
+  void delete_delivered();
+  void note_failure(const char* what, int err);
+  void set_gauges();
+
+  unsigned shard_;
+  spool_settings s_;
+  ring::event_ring& ring_;
+  metrics::spool_metrics& m_;
+  reactor::uring* uring_ = nullptr;
+  std::vector<directory> dirs_;  // replayed ones first, own last
+  std::size_t own_ = 0;
+  std::optional<spool::segment_writer> writer_;  // set once recovery found where to continue
+  spool::segment_reader reader_;
+  std::deque<run> runs_;         // ring contents, oldest first
+  std::uint64_t released_seen_ = 0;
+
+  // overflow: the next record to copy into the ring is (dirs_[cur_dir_],
+  // segment cur_seg_, offset cur_off_, sequence next_seq_)
+  bool overflow_ = false;
+  std::size_t cur_dir_ = 0;
+  std::uint64_t cur_seg_ = 0;
+  std::uint64_t cur_off_ = 0;
+  std::uint64_t next_seq_ = 0;
+  std::uint64_t first_own_seq_ = 0;  // first record this run writes; earlier ones are replays
+
+  std::uint64_t bytes_ = 0;          // every directory's segments
+  std::size_t segments_ = 0;
+  bool write_inflight_ = false;
+  unsigned syncs_inflight_ = 0;
+  int sync_error_ = 0;
+  spool::sync_plan plan_;
+  std::uint64_t sync_started_ns_ = 0;
+  std::uint64_t unsynced_since_ns_ = 0;  // first append not covered by a sync yet (0: none)
+  bool failing_ = false;
+  std::uint64_t retry_at_ns_ = 0;
+  unsigned failure_streak_ = 0;
+  std::uint64_t progress_ = 0;
+};
+
+}  // namespace tg::server
