@@ -334,8 +334,10 @@ void spool_driver::refill() {
       log::error("spool: a damaged record while reading back; skipping the rest of the segment",
                  {{"shard", shard_}, {"segment", reader_.path()}, {"offset", cur_off_}});
     }
-    // The end of this segment's records: on to the next segment, or the next directory.
-    if (d.own && cur_seg_ == writer_->segment_seq()) return;  // the writer's: more will come
+    // The end of what this segment holds now. A record not yet written may
+    // still land in it (a sealed segment's buffer drains oldest first), so
+    // move on only when the next record is written, hence in a later segment.
+    if (d.own && (next_seq_ > limit || cur_seg_ == writer_->segment_seq())) return;
     const segment* next = nullptr;
     for (const segment& g : d.segs) {
       if (g.number > cur_seg_) {
