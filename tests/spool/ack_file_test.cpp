@@ -27,6 +27,32 @@ TEST_CASE("ack file round-trips the acknowledged position") {
   CHECK(spool_test::read_file(d / ack_file_name).size() == ack_file_bytes);
 }
 
+TEST_CASE("a non-durable write still replaces the position atomically and leaves no temp file") {
+  temp_dir d;
+  REQUIRE(write_ack_file(d.path(), 100));
+  for (std::uint64_t v : {std::uint64_t{101}, std::uint64_t{7}, ~std::uint64_t{0}}) {
+    CAPTURE(v);
+    REQUIRE(write_ack_file(d.path(), v, false));
+    auto p = read_ack_file(d.path());
+    REQUIRE(p);
+    CHECK(p->state == ack_state::ok);
+    CHECK(p->acked == v);
+    CHECK_FALSE(spool_test::exists(d / "acked.tmp"));
+    const auto bytes = spool_test::read_file(d / ack_file_name);
+    const auto want = encode_ack(v);
+    CHECK(bytes == std::vector<char>(want.begin(), want.end()));
+  }
+  // A durable write after non-durable ones replaces it as usual.
+  REQUIRE(write_ack_file(d.path(), 5, true));
+  auto p = read_ack_file(d.path());
+  REQUIRE(p);
+  CHECK(p->acked == 5);
+  // Without durability, a missing directory is still an error, not silently skipped.
+  auto r = write_ack_file(d / "nope", 5, false);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::io);
+}
+
 TEST_CASE("a missing ack file reads as nothing acknowledged") {
   temp_dir d;
   auto p = read_ack_file(d.path());

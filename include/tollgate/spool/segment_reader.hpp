@@ -45,6 +45,9 @@ class segment_reader {
   // until the next call.
   template <class Take>
   result<stop, error> read(std::uint64_t limit, Take&& take) {
+    // The file may have grown since the last call: read from offset() at
+    // least once per call before saying the end is reached.
+    bool loaded = false;
     for (;;) {
       scan_result r;  // kind end: nothing buffered at offset()
       if (off_ >= buf_off_ && off_ - buf_off_ <= buf_len_ && buf_len_ > 0) {
@@ -59,11 +62,12 @@ class segment_reader {
       if (r.kind == scan_kind::corrupt) return stop::damaged;
       // end or torn inside the buffer: read again from offset(), unless this
       // buffer already starts there and reached the end of the file.
-      if (buf_off_ == off_ && buf_eof_) return stop::end;
+      if (buf_off_ == off_ && buf_eof_ && loaded) return stop::end;
       // A whole largest record's worth of bytes that still is not a record.
       if (buf_off_ == off_ && buf_len_ >= record_footprint(max_payload_)) return stop::damaged;
-      auto got = load(r.kind == scan_kind::torn && buf_off_ == off_);
+      auto got = load(r.kind == scan_kind::torn && buf_off_ == off_ && !buf_eof_);
       if (!got) return unexpected<error>{got.error()};
+      loaded = true;
     }
   }
 
