@@ -101,6 +101,7 @@ spool_driver::spool_driver(unsigned shard, const std::vector<std::uint32_t>& rep
   if (!w) fail_start("cannot open a new segment in " + d.path, w.error());
   writer_.emplace(std::move(*w));
   first_own_seq_ = at.next_record_seq;
+  first_own_segment_ = at.next_segment_seq;
   d.segs.push_back({at.next_segment_seq, at.next_record_seq, at.next_record_seq - 1, spool::segment_header_bytes, 0});
   bytes_ += spool::segment_header_bytes;
   ++segments_;
@@ -196,11 +197,20 @@ bool spool_driver::start_dir(std::size_t index) {
     }
   }
   if (d.own) {
-    // Nothing to replay: the cursor waits at the writer's first record, and
-    // the next refill finds it caught up.
+    // Nothing older to replay: the cursor is at the writer's first record,
+    // caught up unless events went to disk only meanwhile (during a replay).
+    // (The writer may have rolled over since it started: begin at its first
+    // segment still there, and skip what the reader finds delivered.)
     cur_seg_ = d.segs.back().number;
+    for (const segment& g : d.segs) {
+      if (g.number >= first_own_segment_) {
+        cur_seg_ = g.number;
+        break;
+      }
+    }
     cur_off_ = 0;
-    next_seq_ = first_own_seq_;
+    next_seq_ = std::max(first_own_seq_, d.acked + 1);
+    overflow_ = next_seq_ <= writer_->last_appended();
     return true;
   }
   d.finished = true;

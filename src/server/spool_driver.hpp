@@ -71,7 +71,8 @@ class spool_driver {
   };
   room admit(std::size_t spool_bytes) const noexcept;
   // Whether a request's events may also go into the ring (no older event is
-  // waiting on disk only).
+  // waiting on disk only). False from construction until the first poll()
+  // when there is something to replay.
   bool ring_in_sync() const noexcept { return !overflow_; }
   // Appends one request's events in order and returns the last sequence
   // number. `in_ring`: every payload sits in a ring reservation the caller
@@ -166,6 +167,7 @@ class spool_driver {
   std::uint64_t cur_off_ = 0;
   std::uint64_t next_seq_ = 0;
   std::uint64_t first_own_seq_ = 0;  // first record this run writes; earlier ones are replays
+  std::uint64_t first_own_segment_ = 0;  // the segment this run's writer started
 
   std::uint64_t bytes_ = 0;          // every directory's segments
   std::size_t segments_ = 0;
