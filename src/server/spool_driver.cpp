@@ -509,8 +509,11 @@ void spool_driver::persist(bool durable) {
   }
 }
 
-// Deletes segments whose records are all delivered as far as the persisted
-// position says, so a restart never looks for a record that is gone.
+// Deletes segments whose records are all delivered. The in-memory position
+// decides, not the persisted one: on a full disk the acked file cannot be
+// rewritten until a deletion frees a block. A restart that finds an older
+// position only replays more (a position is never ahead of the records), and
+// resume_after() keeps new sequence numbers past it.
 void spool_driver::delete_delivered() {
   for (directory& d : dirs_) {
     if (d.removed) continue;
@@ -519,7 +522,7 @@ void spool_driver::delete_delivered() {
       const bool active = d.own && writer_ && g.number == writer_->segment_seq();
       spans.push_back({g.number, g.first_seq, g.last_seq, active});
     }
-    for (std::uint64_t number : spool::deletable_segments(spans, d.persisted)) {
+    for (std::uint64_t number : spool::deletable_segments(spans, d.acked)) {
       const std::string path = d.path + "/" + spool::segment_file_name(number);
       if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
         log::warn("spool: cannot delete a delivered segment", {{"segment", path}, {"error", std::strerror(errno)}});
@@ -568,9 +571,15 @@ std::uint64_t spool_driver::events_waiting() const noexcept {
 std::uint64_t spool_driver::close() {
   std::uint64_t lost = 0;
   if (auto r = writer_->sync(); !r) {
-    lost = writer_->last_appended() - writer_->last_written();
+    // Events never written and not delivered from memory are lost. Under
+    // --ack durable none of them was acknowledged (that waits for the sync):
+    // their requests were answered 503 or 504, so the clients send them again.
+    const std::uint64_t from = std::max(writer_->last_written(), dirs_[own_].acked);
+    const std::uint64_t unwritten = writer_->last_appended() > from ? writer_->last_appended() - from : 0;
+    if (!s_.durable) lost = unwritten;
     log::error("spool: cannot write the last events at shutdown",
-               {{"shard", shard_}, {"error", describe(r.error())}, {"events_unwritten", lost}});
+               {{"shard", shard_}, {"error", describe(r.error())}, {"events_unwritten", unwritten},
+                {"events_acknowledged_and_lost", lost}});
   }
   persist(true);
   delete_delivered();
