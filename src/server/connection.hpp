@@ -38,6 +38,7 @@ struct connection {
 
   bool parked = false;          // a complete request waits (ring space, an injected delay)
   std::uint64_t parked_since = 0;
+  std::uint64_t parked_since_ns = 0;  // precise, for handlers that time a delay (tollgate-sink's latency)
   std::size_t park_bytes = 0;   // ring space the parked request needs (0: unknown)
   bool parked_listed = false;   // the slot is in the shard's parked list (kept across slot reuse)
   bool awaiting_ack = false;    // --ack upstream / durable: admitted, answer once acknowledged

@@ -395,6 +395,7 @@ void shard::impl::finish_request(connection& c, std::uint32_t slot) {
   request_context ctx;
   ctx.now_ms = now;
   ctx.first_try_ms = c.parked ? c.parked_since : now;
+  ctx.first_try_ns = c.parked ? c.parked_since_ns : 0;
   ctx.admit_expired = expired;
   const outcome o = handle->handle(req, hdr, c.out_pending, ctx);
   if (o == outcome::park) {
@@ -402,6 +403,7 @@ void shard::impl::finish_request(connection& c, std::uint32_t slot) {
     if (!c.parked) {
       c.parked = true;
       c.parked_since = now;
+      c.parked_since_ns = monotonic_ns();
       counters.backpressure_pauses.add();
       if (!c.parked_listed) {
         parked_slots.push_back(slot);

@@ -49,9 +49,10 @@ action decide(faults& f, double u_drop, double u_fail) noexcept;
 // Whether a request first seen at first_ms must still wait at now_ms. The
 // shard's clock is coarse (a tick of clock_ms): both stamps may lag real time
 // by up to that, so waiting latency + clock_ms keeps the delay a lower bound.
-inline bool still_delayed(const faults& f, std::uint64_t first_ms, std::uint64_t now_ms,
-                          std::uint64_t clock_ms = 0) noexcept {
-  return f.latency_ms > 0 && now_ms - first_ms < f.latency_ms + clock_ms;
+// first_ns: CLOCK_MONOTONIC when the request was first held back, 0 on its
+// first try (which is always held back when there is a latency to add).
+inline bool still_delayed(const faults& f, std::uint64_t first_ns, std::uint64_t now_ns) noexcept {
+  return f.latency_ms > 0 && (first_ns == 0 || now_ns - first_ns < std::uint64_t{f.latency_ms} * 1000000u);
 }
 
 // Whether an event id is one the sink was told to reject.

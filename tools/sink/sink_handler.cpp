@@ -101,10 +101,7 @@ faults sink_state::replace(const faults& f) {
 }
 
 sink_handler::sink_handler(sink_state& state, const server::options& opts, unsigned shard_index)
-    : state_(state), validator_(opts.validation), ids_(std::make_unique<id_reader>()), clock_ms_(1) {
-  timespec res{};
-  if (::clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0)
-    clock_ms_ = static_cast<std::uint64_t>(res.tv_sec) * 1000 + (static_cast<std::uint64_t>(res.tv_nsec) + 999999) / 1000000;
+    : state_(state), validator_(opts.validation), ids_(std::make_unique<id_reader>()) {
   std::random_device rd;
   rng_ = (static_cast<std::uint64_t>(rd()) << 32 | rd()) ^ (0x9e3779b97f4a7c15ull * (shard_index + 1));
   if (rng_ == 0) rng_ = 1;
@@ -199,7 +196,7 @@ server::outcome sink_handler::ingest(const http::request& req, http::connection 
   action what = action::pass;
   {
     std::lock_guard<std::mutex> lock(state_.faults_m);
-    if (still_delayed(state_.current, ctx.first_try_ms, ctx.now_ms, clock_ms_)) return server::outcome::park;
+    if (still_delayed(state_.current, ctx.first_try_ns, monotonic_ns())) return server::outcome::park;
     if (auth_ok) {
       what = decide(state_.current, draw(), draw());
       f = state_.current;

@@ -67,7 +67,6 @@ class sink_handler final : public server::request_handler {
   std::vector<std::string> keys_;
   std::string lines_;
   std::uint64_t rng_;
-  std::uint64_t clock_ms_;  // resolution of the shard's coarse clock, rounded up
 };
 
 }  // namespace tg::sink

@@ -31,6 +31,10 @@ enum class ack_wait : std::uint8_t {
 struct request_context {
   std::uint64_t now_ms = 0;
   std::uint64_t first_try_ms = 0;  // when the request was first handled (== now_ms on the first try)
+  // CLOCK_MONOTONIC nanoseconds when the request was first parked; 0 on the
+  // first try. The coarse millisecond clock can lag by more than its
+  // resolution on an idle (tickless) CPU, too much to time a delay with.
+  std::uint64_t first_try_ns = 0;
   bool admit_expired = false;      // parked for --admit-timeout-ms already: answer now, do not park again
   // Set by the handler with outcome::park when it waits for ring space: the
   // bytes the request needs, so the shard asks again only once they could fit

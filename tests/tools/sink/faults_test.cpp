@@ -130,14 +130,15 @@ TEST_CASE("decide applies ratios to the draw") {
 }
 
 TEST_CASE("latency holds a request until its time has passed") {
+  constexpr std::uint64_t ms = 1000000;  // nanoseconds
   faults f;
-  CHECK_FALSE(still_delayed(f, 1000, 1000));
+  CHECK_FALSE(still_delayed(f, 0, 5 * ms));  // no latency: never held
+  CHECK_FALSE(still_delayed(f, 1000 * ms, 1000 * ms));
   f.latency_ms = 100;
-  CHECK(still_delayed(f, 1000, 1000));
-  CHECK(still_delayed(f, 1000, 1099));
-  CHECK_FALSE(still_delayed(f, 1000, 1100));
-  CHECK(still_delayed(f, 1000, 1103, 4));  // a 4 ms coarse clock: wait 4 ms more
-  CHECK_FALSE(still_delayed(f, 1000, 1104, 4));
+  CHECK(still_delayed(f, 0, 5 * ms));  // the first try is always held back
+  CHECK(still_delayed(f, 1000 * ms, 1000 * ms));
+  CHECK(still_delayed(f, 1000 * ms, 1100 * ms - 1));
+  CHECK_FALSE(still_delayed(f, 1000 * ms, 1100 * ms));
 }
 
 TEST_CASE("poisoned matches the id prefix only when one is set") {
