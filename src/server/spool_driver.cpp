@@ -63,9 +63,9 @@ spool_settings make_spool_settings(const options& opts, std::uint64_t shard_max_
   // An event is at most the whole body, plus the time tollgate may stamp in.
   s.max_payload = static_cast<std::uint32_t>(
       std::min<std::uint64_t>(opts.limits.max_body_bytes + 64, spool::max_payload_limit));
-  // Room for two largest requests (every event framed) so one can be
-  // appended while the other is being written.
-  s.writer_buffer_bytes = 2 * (opts.limits.max_body_bytes + opts.validation.max_events * 64) + (1u << 20);
+  // Each of the writer's two buffers holds the largest request (every event
+  // framed): one is appended to while the other is being written.
+  s.writer_buffer_bytes = opts.limits.max_body_bytes + opts.validation.max_events * 64 + (1u << 20);
   return s;
 }
 

@@ -88,15 +88,18 @@ result<bool, error> segment_writer::open_segment_file(std::uint64_t segment_seq,
   s.seq = segment_seq;
   s.first_seq = first_seq;
   s.last_seq = s.written_seq = s.synced_seq = first_seq - 1;
-  if (!spare_.empty()) {
-    s.buf = std::move(spare_.back());
-    spare_.pop_back();
-  } else {
-    s.buf.resize(opts_.buffer_bytes);  // once per rollover at most, never per request
+  for (chunk& c : s.bufs) {
+    if (!spare_.empty()) {
+      c.buf = std::move(spare_.back());
+      spare_.pop_back();
+    } else {
+      c.buf.resize(opts_.buffer_bytes);  // at rollover at most, never per request
+    }
+    c.last_seq = first_seq - 1;
   }
   encode_header({format_version, shard_, segment_seq, first_seq},
-                std::span<char, segment_header_bytes>(s.buf.data(), segment_header_bytes));
-  s.end = s.size = segment_header_bytes;
+                std::span<char, segment_header_bytes>(s.bufs[0].buf.data(), segment_header_bytes));
+  s.bufs[0].end = s.size = segment_header_bytes;
   segs_.push_back(std::move(s));
   return true;
 }
@@ -111,17 +114,22 @@ result<std::uint64_t, error> segment_writer::append(std::span<const char> payloa
     }
   }
   open_segment& cur = segs_.back();
-  if (cur.buf.size() - cur.end < fp && !cur.in_flight && cur.begin > 0) {
-    // Slide the unwritten bytes to the front; only when no write points into them.
-    std::memmove(cur.buf.data(), cur.buf.data() + cur.begin, cur.end - cur.begin);
-    cur.buf_offset += cur.begin;
-    cur.end -= cur.begin;
-    cur.begin = 0;
+  chunk* c = &cur.bufs[cur.fill];
+  if (c->buf.size() - c->end < fp) {
+    // This buffer is full: go on in the other one once it is written out.
+    chunk& other = cur.bufs[1 - cur.fill];
+    if (cur.in_flight || !other.empty()) return unexpected<error>{{errc::buffer_full, 0, "append"}};
+    other.file_offset = c->file_offset + c->end;
+    other.begin = other.end = 0;
+    other.last_seq = cur.last_seq;
+    cur.fill = 1 - cur.fill;
+    c = &other;
+    if (c->buf.size() < fp) return unexpected<error>{{errc::buffer_full, 0, "append"}};
   }
-  if (cur.buf.size() - cur.end < fp) return unexpected<error>{{errc::buffer_full, 0, "append"}};
   const std::uint64_t seq = cur.last_seq + 1;
-  encode_record(std::span<char>(cur.buf.data() + cur.end, fp), seq, payload);
-  cur.end += fp;
+  encode_record(std::span<char>(c->buf.data() + c->end, fp), seq, payload);
+  c->end += fp;
+  c->last_seq = seq;
   cur.size += fp;
   cur.last_seq = seq;
   return seq;
@@ -129,18 +137,31 @@ result<std::uint64_t, error> segment_writer::append(std::span<const char> payloa
 
 bool segment_writer::fits(std::size_t bytes) const noexcept {
   const open_segment& cur = segs_.back();
-  const std::size_t free = cur.buf.size() - cur.end + (cur.in_flight ? 0 : cur.begin);
-  return bytes <= free;
+  const chunk& c = cur.bufs[cur.fill];
+  if (bytes <= c.buf.size() - c.end) return true;
+  // Or the rest goes to the other buffer, if it is free.
+  const chunk& other = cur.bufs[1 - cur.fill];
+  return !cur.in_flight && other.empty() && bytes <= other.buf.size();
 }
 
+// Oldest bytes first: a segment's older buffer, then its fill buffer (which
+// then hands appends over to the other one, free by then).
 std::optional<pending_write> segment_writer::next_write() noexcept {
   for (open_segment& s : segs_) {
     if (s.in_flight) return std::nullopt;
-    if (s.begin == s.end) continue;
+    chunk& older = s.bufs[1 - s.fill];
+    chunk& fill = s.bufs[s.fill];
+    if (older.empty() && fill.empty()) continue;
+    if (older.empty()) {
+      older.file_offset = fill.file_offset + fill.end;
+      older.begin = older.end = 0;
+      older.last_seq = fill.last_seq;
+      s.fill = 1 - s.fill;  // `fill` is now the older one, `older` takes appends
+    }
+    chunk& w = s.bufs[1 - s.fill];
     s.in_flight = true;
-    s.flight_end = s.end;
-    s.flight_seq = s.last_seq;
-    return pending_write{s.fd, s.buf_offset + s.begin, std::span<const char>(s.buf.data() + s.begin, s.end - s.begin)};
+    s.flight_end = w.end;
+    return pending_write{s.fd, w.file_offset + w.begin, std::span<const char>(w.buf.data() + w.begin, w.end - w.begin)};
   }
   return std::nullopt;
 }
@@ -149,11 +170,12 @@ void segment_writer::wrote(std::size_t n) noexcept {
   for (open_segment& s : segs_) {
     if (!s.in_flight) continue;
     s.in_flight = false;
-    s.begin = std::min(s.begin + n, s.flight_end);
-    if (s.begin == s.flight_end) s.written_seq = s.flight_seq;
-    if (s.begin == s.end) {  // drained: reuse the buffer from its start
-      s.buf_offset += s.begin;
-      s.begin = s.end = 0;
+    chunk& w = s.bufs[1 - s.fill];
+    w.begin = std::min(w.begin + n, s.flight_end);
+    if (w.begin == s.flight_end) {
+      s.written_seq = w.last_seq;
+      w.file_offset += w.begin;  // drained: reuse it from its start
+      w.begin = w.end = 0;
     }
     return;
   }
@@ -161,7 +183,8 @@ void segment_writer::wrote(std::size_t n) noexcept {
 
 std::size_t segment_writer::pending() const noexcept {
   std::size_t n = 0;
-  for (const open_segment& s : segs_) n += s.end - s.begin;
+  for (const open_segment& s : segs_)
+    for (const chunk& c : s.bufs) n += c.end - c.begin;
   return n;
 }
 
@@ -181,7 +204,7 @@ std::uint64_t segment_writer::last_appended() const noexcept { return segs_.back
 std::uint64_t segment_writer::last_written() const noexcept {
   // Written oldest first, so the first segment with bytes outstanding bounds it.
   for (const open_segment& s : segs_)
-    if (s.begin != s.end || s.in_flight) return s.written_seq;
+    if (s.pending()) return s.written_seq;
   return segs_.back().written_seq;
 }
 
@@ -212,9 +235,11 @@ void segment_writer::synced(const sync_plan& plan) noexcept {
   // Sealed segments that are fully written and durable are done with.
   while (segs_.size() > 1) {
     open_segment& s = segs_.front();
-    if (s.in_flight || s.begin != s.end || s.synced_seq < s.last_seq) break;
+    if (s.pending() || s.synced_seq < s.last_seq) break;
     ::close(s.fd);
-    if (spare_.empty()) spare_.push_back(std::move(s.buf));
+    if (spare_.empty()) {
+      for (chunk& c : s.bufs) spare_.push_back(std::move(c.buf));
+    }
     segs_.pop_front();
   }
 }

@@ -104,26 +104,41 @@ TEST_CASE("append refuses oversized and empty payloads") {
   CHECK(w->last_appended() == 1);
 }
 
-TEST_CASE("a full buffer refuses appends until it is written out") {
+TEST_CASE("appends go on in the second buffer while the first is written, and stop when both are full") {
   temp_dir d;
   writer_options o;
   o.max_payload = 64;
-  o.buffer_bytes = segment_header_bytes + 4 * fp;
+  o.buffer_bytes = segment_header_bytes + 4 * fp;  // each buffer: the header and four records
   auto w = segment_writer::create(d.path(), 0, 1, 1, o);
   REQUIRE(w);
   CHECK(w->fits(4 * fp));
-  CHECK_FALSE(w->fits(5 * fp));
+  CHECK_FALSE(w->fits(5 * fp + segment_header_bytes + 1));
   for (int i = 1; i <= 4; ++i) REQUIRE(w->append(event(i)));
-  auto r = w->append(event(5));
+  // The first buffer is full; the second takes the next records.
+  auto op = w->next_write();
+  REQUIRE(op);
+  CHECK(op->bytes.size() == segment_header_bytes + 4 * fp);
+  // The second buffer has no header in it: it takes as many records as fit.
+  const int second = static_cast<int>((segment_header_bytes + 4 * fp) / fp);
+  const int last = 4 + second;
+  for (int i = 5; i <= last; ++i) REQUIRE(w->append(event(i)));  // while the write is in flight
+  auto r = w->append(event(last + 1));
   REQUIRE_FALSE(r);
-  CHECK(r.error().code == errc::buffer_full);
-  CHECK(w->last_appended() == 4);
+  CHECK(r.error().code == errc::buffer_full);  // both buffers hold unwritten records
+  CHECK_FALSE(w->fits(fp));
+  REQUIRE(::pwrite(op->fd, op->bytes.data(), op->bytes.size(), static_cast<off_t>(op->offset)) ==
+          static_cast<ssize_t>(op->bytes.size()));
+  w->wrote(op->bytes.size());
+  CHECK(w->last_written() == 4);
+  CHECK(w->fits(fp));  // the written buffer is free again
+  REQUIRE(w->append(event(last + 1)));
+  CHECK(w->last_appended() == static_cast<std::uint64_t>(last + 1));
   REQUIRE(w->flush());
-  REQUIRE(w->append(event(5)));
-  REQUIRE(w->flush());
+  CHECK(w->last_written() == static_cast<std::uint64_t>(last + 1));
   auto rep = recover_segment(d / segment_file_name(1));
   REQUIRE(rep);
-  CHECK(rep->records.size() == 5);
+  REQUIRE(rep->records.size() == static_cast<std::size_t>(last + 1));
+  for (std::size_t i = 0; i < rep->records.size(); ++i) CHECK(rep->records[i].seq == i + 1);
 }
 
 TEST_CASE("writer driven write by write, with short writes, tracks written and synced positions") {
@@ -153,7 +168,15 @@ TEST_CASE("writer driven write by write, with short writes, tracks written and s
   REQUIRE(::pwrite(op->fd, op->bytes.data(), op->bytes.size(), static_cast<off_t>(op->offset)) ==
           static_cast<ssize_t>(op->bytes.size()));
   w->wrote(op->bytes.size());
-  CHECK(w->last_written() == 4);  // the second write took everything pending, record 4 too
+  CHECK(w->last_written() == 3);  // the rest of the first buffer; record 4 went to the other one
+
+  op = w->next_write();
+  REQUIRE(op);
+  CHECK(op->offset == segment_header_bytes + 3 * fp);
+  REQUIRE(::pwrite(op->fd, op->bytes.data(), op->bytes.size(), static_cast<off_t>(op->offset)) ==
+          static_cast<ssize_t>(op->bytes.size()));
+  w->wrote(op->bytes.size());
+  CHECK(w->last_written() == 4);
 
   // Group commit: one sync covers everything written when it was planned.
   sync_plan plan;

@@ -27,7 +27,7 @@ namespace tg::spool {
 
 struct writer_options {
   std::uint64_t segment_bytes = 64u << 20;  // --segment-bytes: roll over before a record would pass it
-  std::size_t buffer_bytes = 4u << 20;      // appended but not yet written, per open segment
+  std::size_t buffer_bytes = 4u << 20;      // each of an open segment's two write buffers
   std::uint32_t max_payload = 1u << 20;     // one event; at most max_payload_limit
 };
 
@@ -67,7 +67,7 @@ class segment_writer {
   // 503 makes the client resend them, and OpenMeter deduplicates on id.
   result<std::uint64_t, error> append(std::span<const char> payload) noexcept;
   // Whether `bytes` (the sum of record_footprint() of a request's events)
-  // fit in the buffer now, so a request can be refused before any of it is
+  // fit in the buffers now, so a request can be refused before any of it is
   // appended.
   bool fits(std::size_t bytes) const noexcept;
 
@@ -98,20 +98,29 @@ class segment_writer {
   std::size_t open_segments() const noexcept { return segs_.size(); }
 
  private:
+  // Each open segment has two buffers, so appends go on in one while the
+  // other is being written (no compaction of a buffer under a write in
+  // flight). Bytes go to the file in order: the older buffer first.
+  struct chunk {
+    std::vector<char> buf;
+    std::size_t begin = 0, end = 0;  // bytes [begin, end) not yet written
+    std::uint64_t file_offset = 0;   // file offset of buf[0]
+    std::uint64_t last_seq = 0;      // last record in it
+    bool empty() const noexcept { return begin == end; }
+  };
   struct open_segment {
     int fd = -1;
     std::uint64_t seq = 0;
     std::uint64_t first_seq = 0;
     std::uint64_t last_seq = 0;   // last appended; first_seq - 1 when none
     std::uint64_t size = 0;       // logical file size: header + every appended record
-    std::vector<char> buf;        // bytes [begin, end) not yet written
-    std::size_t begin = 0, end = 0;
-    std::uint64_t buf_offset = 0;  // file offset of buf[0]
+    chunk bufs[2];
+    int fill = 0;                 // the buffer appends go to; the other is older (or free)
     std::uint64_t written_seq = 0;  // every record <= this is in the file
     std::uint64_t synced_seq = 0;   // every record <= this is durable
-    bool in_flight = false;
+    bool in_flight = false;         // a write of bufs[1 - fill] is in flight
     std::size_t flight_end = 0;     // buffer offset the in-flight write ends at
-    std::uint64_t flight_seq = 0;   // last record inside it
+    bool pending() const noexcept { return in_flight || !bufs[0].empty() || !bufs[1].empty(); }
   };
 
   segment_writer(std::string dir, int dir_fd, std::uint32_t shard, const writer_options& opts);
