@@ -46,6 +46,7 @@ struct spool_settings {
   bool durable = false;             // --ack durable: sync as soon as there is something to sync
   std::uint32_t max_payload = 1u << 20;
   std::size_t writer_buffer_bytes = 8u << 20;
+  bool direct_io = true;            // O_DIRECT segment writes (where the file system takes them)
 };
 
 // Builds a shard's settings from the options (max_bytes already divided).

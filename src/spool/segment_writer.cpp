@@ -29,6 +29,8 @@ segment_writer::segment_writer(segment_writer&& o) noexcept
       opts_(o.opts_),
       segs_(std::move(o.segs_)),
       spare_(std::move(o.spare_)),
+      align_(o.align_),
+      usable_(o.usable_),
       synced_seq_(o.synced_seq_),
       dir_synced_segment_(o.dir_synced_segment_),
       plan_(std::move(o.plan_)) {
@@ -45,6 +47,8 @@ segment_writer& segment_writer::operator=(segment_writer&& o) noexcept {
     segs_ = std::move(o.segs_);
     o.segs_.clear();
     spare_ = std::move(o.spare_);
+    align_ = o.align_;
+    usable_ = o.usable_;
     synced_seq_ = o.synced_seq_;
     dir_synced_segment_ = o.dir_synced_segment_;
     plan_ = std::move(o.plan_);
@@ -54,9 +58,30 @@ segment_writer& segment_writer::operator=(segment_writer&& o) noexcept {
 
 segment_writer::~segment_writer() { close_all(); }
 
+aligned_bytes::aligned_bytes(std::size_t n)
+    : p_(static_cast<char*>(::operator new(n, std::align_val_t{alignment}))), n_(n) {}
+
+aligned_bytes& aligned_bytes::operator=(aligned_bytes&& o) noexcept {
+  if (this != &o) {
+    if (p_ != nullptr) ::operator delete(p_, std::align_val_t{alignment});
+    p_ = std::exchange(o.p_, nullptr);
+    n_ = std::exchange(o.n_, 0);
+  }
+  return *this;
+}
+
+aligned_bytes::~aligned_bytes() {
+  if (p_ != nullptr) ::operator delete(p_, std::align_val_t{alignment});
+}
+
 void segment_writer::close_all() noexcept {
-  for (auto& s : segs_)
-    if (s.fd >= 0) ::close(s.fd);
+  for (auto& s : segs_) {
+    if (s.fd < 0) continue;
+    // O_DIRECT wrote whole blocks: cut the zeros past the last record, so a
+    // clean stop leaves no "unwritten tail" for the next start to report.
+    if (align_ > 1 && !s.pending()) (void)::ftruncate(s.fd, static_cast<off_t>(s.size));
+    ::close(s.fd);
+  }
   segs_.clear();
   if (dir_fd_ >= 0) ::close(std::exchange(dir_fd_, -1));
 }
@@ -71,6 +96,10 @@ result<segment_writer, error> segment_writer::create(const std::string& dir, std
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) return detail::io_error("open spool directory", errno);
   segment_writer w(dir, dfd, shard, o);
+  w.align_ = o.direct_io ? aligned_bytes::alignment : 1;
+  w.usable_ = o.direct_io ? (o.buffer_bytes + aligned_bytes::alignment - 1) / aligned_bytes::alignment *
+                                aligned_bytes::alignment
+                          : o.buffer_bytes;
   if (first_seq == 0) first_seq = 1;  // 0 means "nothing acknowledged": never a record
   w.synced_seq_ = first_seq - 1;
   if (auto r = w.open_segment_file(segment_seq, first_seq); !r) return unexpected<error>{r.error()};
@@ -81,7 +110,12 @@ result<bool, error> segment_writer::open_segment_file(std::uint64_t segment_seq,
   const std::string name = segment_file_name(segment_seq);
   // O_EXCL: an existing segment of that number holds records to replay; never
   // write over it.
-  const int fd = ::openat(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  int fd = ::openat(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | (align_ > 1 ? O_DIRECT : 0), 0640);
+  if (fd < 0 && align_ > 1 && errno == EINVAL) {
+    // This file system does not do O_DIRECT: buffered writes from now on.
+    align_ = 1;
+    fd = ::openat(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  }
   if (fd < 0) return detail::io_error("create segment", errno);
   open_segment s;
   s.fd = fd;
@@ -93,7 +127,9 @@ result<bool, error> segment_writer::open_segment_file(std::uint64_t segment_seq,
       c.buf = std::move(spare_.back());
       spare_.pop_back();
     } else {
-      c.buf.resize(opts_.buffer_bytes);  // at rollover at most, never per request
+      // At rollover at most, never per request. One block more than usable_:
+      // a write is padded to the block boundary.
+      c.buf = aligned_bytes(usable_ + aligned_bytes::alignment);
     }
     c.last_seq = first_seq - 1;
   }
@@ -115,16 +151,14 @@ result<std::uint64_t, error> segment_writer::append(std::span<const char> payloa
   }
   open_segment& cur = segs_.back();
   chunk* c = &cur.bufs[cur.fill];
-  if (c->buf.size() - c->end < fp) {
+  if (usable_ - c->end < fp) {
     // This buffer is full: go on in the other one once it is written out.
     chunk& other = cur.bufs[1 - cur.fill];
     if (cur.in_flight || !other.empty()) return unexpected<error>{{errc::buffer_full, 0, "append"}};
-    other.file_offset = c->file_offset + c->end;
-    other.begin = other.end = 0;
-    other.last_seq = cur.last_seq;
+    continue_in(*c, other);
     cur.fill = 1 - cur.fill;
     c = &other;
-    if (c->buf.size() < fp) return unexpected<error>{{errc::buffer_full, 0, "append"}};
+    if (usable_ - c->end < fp) return unexpected<error>{{errc::buffer_full, 0, "append"}};
   }
   const std::uint64_t seq = cur.last_seq + 1;
   encode_record(std::span<char>(c->buf.data() + c->end, fp), seq, payload);
@@ -135,17 +169,27 @@ result<std::uint64_t, error> segment_writer::append(std::span<const char> payloa
   return seq;
 }
 
+void segment_writer::continue_in(const chunk& from, chunk& to) noexcept {
+  const std::size_t cut = down(from.end);
+  const std::size_t carry = from.end - cut;  // 0 without O_DIRECT
+  to.file_offset = from.file_offset + cut;
+  if (carry > 0) std::memcpy(to.buf.data(), from.buf.data() + cut, carry);
+  to.begin = to.end = carry;
+  to.last_seq = from.last_seq;
+}
+
 bool segment_writer::fits(std::size_t bytes) const noexcept {
   const open_segment& cur = segs_.back();
   const chunk& c = cur.bufs[cur.fill];
-  if (bytes <= c.buf.size() - c.end) return true;
-  // Or the rest goes to the other buffer, if it is free.
+  if (bytes <= usable_ - c.end) return true;
+  // Or the rest goes to the other buffer, if it is free (after a carried block).
   const chunk& other = cur.bufs[1 - cur.fill];
-  return !cur.in_flight && other.empty() && bytes <= other.buf.size();
+  return !cur.in_flight && other.empty() && bytes + align_ <= usable_;
 }
 
 // Oldest bytes first: a segment's older buffer, then its fill buffer (which
-// then hands appends over to the other one, free by then).
+// then hands appends over to the other one, free by then). With O_DIRECT a
+// write covers whole blocks, zero-padded past the last record.
 std::optional<pending_write> segment_writer::next_write() noexcept {
   for (open_segment& s : segs_) {
     if (s.in_flight) return std::nullopt;
@@ -153,15 +197,16 @@ std::optional<pending_write> segment_writer::next_write() noexcept {
     chunk& fill = s.bufs[s.fill];
     if (older.empty() && fill.empty()) continue;
     if (older.empty()) {
-      older.file_offset = fill.file_offset + fill.end;
-      older.begin = older.end = 0;
-      older.last_seq = fill.last_seq;
+      continue_in(fill, older);
       s.fill = 1 - s.fill;  // `fill` is now the older one, `older` takes appends
     }
     chunk& w = s.bufs[1 - s.fill];
     s.in_flight = true;
     s.flight_end = w.end;
-    return pending_write{s.fd, w.file_offset + w.begin, std::span<const char>(w.buf.data() + w.begin, w.end - w.begin)};
+    const std::size_t from = down(w.begin);
+    const std::size_t to = up(w.end);
+    if (to > w.end) std::memset(w.buf.data() + w.end, 0, to - w.end);
+    return pending_write{s.fd, w.file_offset + from, std::span<const char>(w.buf.data() + from, to - from)};
   }
   return std::nullopt;
 }
@@ -171,11 +216,10 @@ void segment_writer::wrote(std::size_t n) noexcept {
     if (!s.in_flight) continue;
     s.in_flight = false;
     chunk& w = s.bufs[1 - s.fill];
-    w.begin = std::min(w.begin + n, s.flight_end);
+    w.begin = std::min(std::max(w.begin, down(w.begin) + n), s.flight_end);
     if (w.begin == s.flight_end) {
       s.written_seq = w.last_seq;
-      w.file_offset += w.begin;  // drained: reuse it from its start
-      w.begin = w.end = 0;
+      w.begin = w.end = 0;  // drained: free until continue_in() takes it again
     }
     return;
   }
@@ -236,8 +280,9 @@ void segment_writer::synced(const sync_plan& plan) noexcept {
   while (segs_.size() > 1) {
     open_segment& s = segs_.front();
     if (s.pending() || s.synced_seq < s.last_seq) break;
+    if (align_ > 1) (void)::ftruncate(s.fd, static_cast<off_t>(s.size));  // the padding past its last record
     ::close(s.fd);
-    if (spare_.empty()) {
+    if (spare_.size() < 2) {
       for (chunk& c : s.bufs) spare_.push_back(std::move(c.buf));
     }
     segs_.pop_front();
