@@ -162,6 +162,7 @@ void shard::impl::run() {
           break;
         case op::spool_write:
         case op::spool_sync:
+        case op::spool_read:
           if (spool != nullptr) spool->on_cqe(t, cqe);
           break;
         case op::cancel:

@@ -188,7 +188,7 @@ void spool_driver::push_run(std::uint32_t dir, std::uint64_t seq) {
 bool spool_driver::start_dir(std::size_t index) {
   directory& d = dirs_[index];
   cur_dir_ = index;
-  reader_.close();
+  close_reader();
   overflow_ = true;
   for (const segment& g : d.segs) {
     if (g.last_seq >= g.first_seq && g.last_seq > d.acked) {
@@ -226,7 +226,7 @@ void spool_driver::enter_overflow(std::uint64_t seg_number, std::uint64_t offset
   cur_seg_ = seg_number;
   cur_off_ = offset;
   next_seq_ = seq;
-  reader_.close();
+  close_reader();
 }
 
 spool_driver::room spool_driver::admit(std::size_t spool_bytes) const noexcept {
@@ -298,12 +298,13 @@ void spool_driver::on_released(std::uint64_t n) {
 // Copies records from disk into the ring, oldest first, while it has room;
 // leaves overflow once the cursor reaches the writer's newest record.
 void spool_driver::refill() {
+  if (read_inflight_) return;  // the reader's buffer is being filled
   std::size_t budget = refill_budget_bytes;
   while (overflow_ && budget > 0) {
     directory& d = dirs_[cur_dir_];
     if (d.own && next_seq_ > writer_->last_appended()) {
       overflow_ = false;
-      reader_.close();
+      close_reader();
       return;
     }
     const std::uint64_t limit = d.own ? writer_->last_written() : std::numeric_limits<std::uint64_t>::max();
@@ -337,10 +338,18 @@ void spool_driver::refill() {
     cur_off_ = reader_.offset();
     if (!st) {
       log::error("spool: cannot read back a segment", {{"shard", shard_}, {"error", describe(st.error())}});
-      reader_.close();
+      close_reader();
       return;
     }
     if (*st == spool::segment_reader::stop::refused || *st == spool::segment_reader::stop::limit) return;
+    if (*st == spool::segment_reader::stop::need_data) {
+      const auto t = reader_.next_load();
+      io_uring_sqe* sqe = uring_->sqe();
+      io_uring_prep_read(sqe, reader_.fd(), t.into, static_cast<unsigned>(t.bytes), t.offset);
+      io_uring_sqe_set_data64(sqe, reactor::encode(op::spool_read, read_gen_, 0));
+      read_inflight_ = true;
+      return;  // on_cqe() hands the bytes over; the next poll goes on
+    }
     // Past the limit the writer may be writing right now: a half-written
     // record there is not damage, it is the next write landing.
     if (*st == spool::segment_reader::stop::damaged && d.own && next_seq_ > limit) return;
@@ -360,7 +369,7 @@ void spool_driver::refill() {
         break;
       }
     }
-    reader_.close();
+    close_reader();
     if (next != nullptr) {
       cur_seg_ = next->number;
       cur_off_ = next->first_after_ack_offset;
@@ -371,6 +380,11 @@ void spool_driver::refill() {
     std::size_t i = cur_dir_ + 1;
     while (!start_dir(i)) ++i;  // the own directory (last) always starts
   }
+}
+
+void spool_driver::close_reader() noexcept {
+  reader_.close();
+  ++read_gen_;
 }
 
 void spool_driver::poll(std::uint64_t released_total) {
@@ -429,6 +443,17 @@ void spool_driver::start_sync() {
 }
 
 void spool_driver::on_cqe(const reactor::tag& t, const io_uring_cqe& cqe) {
+  if (t.kind == op::spool_read) {
+    read_inflight_ = false;
+    if (t.slot != read_gen_) return;  // the reader moved on meanwhile
+    if (cqe.res < 0) {
+      log::error("spool: cannot read back a segment", {{"shard", shard_}, {"error", std::strerror(-cqe.res)}});
+      close_reader();  // opened again and re-read on the next poll
+      return;
+    }
+    reader_.loaded(static_cast<std::size_t>(cqe.res));
+    return;
+  }
   if (t.kind == op::spool_write) {
     write_inflight_ = false;
     if (cqe.res > 0) {

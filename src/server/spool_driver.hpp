@@ -82,7 +82,12 @@ class spool_driver {
   result<std::uint64_t, spool::error> append_request(std::span<const std::span<const char>> payloads, bool in_ring);
 
   // ---- the shard's loop ----
-  void attach(reactor::uring& uring) noexcept { uring_ = &uring; }
+  // From here on reads back go through the ring too (never a blocking pread
+  // on the shard's thread: with O_DIRECT writes they come from the disk).
+  void attach(reactor::uring& uring) noexcept {
+    uring_ = &uring;
+    reader_.set_async(true);
+  }
   void on_cqe(const reactor::tag& t, const io_uring_cqe& cqe);
   // Once per iteration: count what the forwarder freed, refill the ring from
   // disk, start a write and a sync when due.
@@ -104,7 +109,7 @@ class spool_driver {
   // ---- shutdown ----
   // Nothing left on disk that the ring does not hold (the forwarder can finish).
   bool caught_up() const noexcept { return !overflow_; }
-  bool io_in_flight() const noexcept { return write_inflight_ || syncs_inflight_ > 0; }
+  bool io_in_flight() const noexcept { return write_inflight_ || syncs_inflight_ > 0 || read_inflight_; }
   // Blocking: writes and syncs what is pending, persists the positions
   // durably. Returns events appended but never written (lost; 0 normally).
   std::uint64_t close();
@@ -141,6 +146,7 @@ class spool_driver {
   void enter_overflow(std::uint64_t seg_number, std::uint64_t offset, std::uint64_t seq);
   bool start_dir(std::size_t index);
   void refill();
+  void close_reader() noexcept;
   void start_write();
   void start_sync();
   void persist(bool durable);
@@ -173,6 +179,8 @@ class spool_driver {
   std::uint64_t bytes_ = 0;          // every directory's segments
   std::size_t segments_ = 0;
   bool write_inflight_ = false;
+  bool read_inflight_ = false;       // reader_'s buffer belongs to the kernel meanwhile
+  std::uint32_t read_gen_ = 0;       // bumped when the reader moves on: a late read is dropped
   unsigned syncs_inflight_ = 0;
   int sync_error_ = 0;
   spool::sync_plan plan_;

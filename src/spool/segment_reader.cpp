@@ -22,6 +22,7 @@ void segment_reader::close() noexcept {
   buf_len_ = 0;
   buf_off_ = 0;
   buf_eof_ = false;
+  fresh_ = false;
   off_ = 0;
 }
 
@@ -36,10 +37,27 @@ result<bool, error> segment_reader::open(const std::string& path, std::uint64_t 
 
 // Fills the buffer from offset(). `grow`: the buffer already started there and
 // still held only part of a record, so ask for the largest record at once.
-result<bool, error> segment_reader::load(bool grow) {
+std::size_t segment_reader::load_size(bool grow) {
   std::size_t want = chunk_;
   if (grow) want = std::max(want, std::max(buf_.size() * 2, record_footprint(max_payload_)));
   if (buf_.size() < want) buf_.resize(want);
+  return want;
+}
+
+segment_reader::load_target segment_reader::next_load() {
+  want_ = load_size(want_grow_);
+  return {off_, buf_.data(), want_};
+}
+
+void segment_reader::loaded(std::size_t n) noexcept {
+  buf_off_ = off_;
+  buf_len_ = std::min(n, want_);
+  buf_eof_ = n < want_;
+  fresh_ = true;
+}
+
+result<bool, error> segment_reader::load(bool grow) {
+  const std::size_t want = load_size(grow);
   std::size_t got = 0;
   while (got < want) {
     const ssize_t n = ::pread(fd_, buf_.data() + got, want - got, static_cast<off_t>(off_ + got));

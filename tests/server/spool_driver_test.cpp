@@ -207,7 +207,10 @@ struct shard_sim {
     }
     uring.reap([this](const io_uring_cqe& cqe) {
       const reactor::tag t = reactor::decode(cqe.user_data);
-      if (t.kind == reactor::op::spool_write || t.kind == reactor::op::spool_sync) driver.on_cqe(t, cqe);
+      if (t.kind == reactor::op::spool_write || t.kind == reactor::op::spool_sync ||
+          t.kind == reactor::op::spool_read) {
+        driver.on_cqe(t, cqe);
+      }
     });
   }
 

@@ -24,6 +24,7 @@ enum class op : std::uint8_t {
   connect, // an outgoing connect (clients: tollgate-load); slot = connection
   spool_write,  // a write of the shard's spool segment buffer
   spool_sync,   // an fdatasync / fsync of a group commit
+  spool_read,   // a read of a segment back into memory (slot = read generation)
 };
 
 struct tag {

@@ -38,7 +38,22 @@ class segment_reader {
     refused,  // take() returned false for the next record (it stays unread)
     end,      // no complete record at offset(): the end of what the file holds now
     damaged,  // a record that fails its CRC or framing
+    need_data,  // asynchronous mode only: fill next_load() (io_uring read), then loaded(), then read() again
   };
+
+  // Asynchronous mode: read() never blocks; where it would pread it answers
+  // need_data and the caller reads next_load() itself (through io_uring) and
+  // hands the result to loaded(). The buffer must not be touched meanwhile.
+  void set_async(bool on) noexcept { async_ = on; }
+  struct load_target {
+    std::uint64_t offset = 0;
+    char* into = nullptr;
+    std::size_t bytes = 0;
+  };
+  load_target next_load();
+  // The read of next_load() returned n bytes (0 at the end of the file).
+  void loaded(std::size_t n) noexcept;
+  int fd() const noexcept { return fd_; }
 
   // Hands each record (seq, payload) to take() in order while seq <= limit;
   // take() returns false to stop before consuming it. The payload view lives
@@ -46,8 +61,10 @@ class segment_reader {
   template <class Take>
   result<stop, error> read(std::uint64_t limit, Take&& take) {
     // The file may have grown since the last call: read from offset() at
-    // least once per call before saying the end is reached.
-    bool loaded = false;
+    // least once per call before saying the end is reached (in asynchronous
+    // mode, the read that loaded() reported counts for this call).
+    bool loaded = fresh_;
+    fresh_ = false;
     for (;;) {
       scan_result r;  // kind end: nothing buffered at offset()
       if (off_ >= buf_off_ && off_ - buf_off_ <= buf_len_ && buf_len_ > 0) {
@@ -65,7 +82,12 @@ class segment_reader {
       if (buf_off_ == off_ && buf_eof_ && loaded) return stop::end;
       // A whole largest record's worth of bytes that still is not a record.
       if (buf_off_ == off_ && buf_len_ >= record_footprint(max_payload_)) return stop::damaged;
-      auto got = load(r.kind == scan_kind::torn && buf_off_ == off_ && !buf_eof_);
+      const bool grow = r.kind == scan_kind::torn && buf_off_ == off_ && !buf_eof_;
+      if (async_) {
+        want_grow_ = grow;
+        return stop::need_data;
+      }
+      auto got = load(grow);
       if (!got) return unexpected<error>{got.error()};
       loaded = true;
     }
@@ -73,6 +95,7 @@ class segment_reader {
 
  private:
   result<bool, error> load(bool grow);
+  std::size_t load_size(bool grow);
 
   int fd_ = -1;
   std::string path_;
@@ -83,6 +106,10 @@ class segment_reader {
   std::uint64_t buf_off_ = 0;    // file offset of buf_[0]
   bool buf_eof_ = false;         // the read that filled buf_ reached the end of the file
   std::uint64_t off_ = 0;
+  bool async_ = false;
+  bool want_grow_ = false;
+  bool fresh_ = false;      // loaded() ran since the last read()
+  std::size_t want_ = 0;    // bytes next_load() asked for
 };
 
 }  // namespace tg::spool
