@@ -370,6 +370,14 @@ void spool_driver::refill() {
       }
     }
     close_reader();
+    // A segment this run wrote has no gaps: if it ended before the next
+    // segment's first record, its last records were not visible yet (a
+    // stale page in the cache after an O_DIRECT write): read it again later
+    // rather than skip them.
+    if (next != nullptr && d.own && *st == spool::segment_reader::stop::end && cur_seg_ >= first_own_segment_ &&
+        next->first_seq > next_seq_) {
+      return;
+    }
     if (next != nullptr) {
       cur_seg_ = next->number;
       cur_off_ = next->first_after_ack_offset;
