@@ -473,6 +473,11 @@ void spool_driver::on_cqe(const reactor::tag& t, const io_uring_cqe& cqe) {
         m_.failing.set(0);
         log::info("spool: writes succeed again; accepting requests", {{"shard", shard_}});
       }
+    } else if (cqe.res == -EINVAL && writer_->direct_io()) {
+      writer_->wrote(0);
+      writer_->disable_direct_io();
+      log::warn("spool: the file system refuses O_DIRECT writes; writing through the page cache",
+                {{"shard", shard_}});
     } else {
       writer_->wrote(0);  // the bytes stay buffered and are written again
       note_failure("write segment", cqe.res < 0 ? -cqe.res : ENOSPC);

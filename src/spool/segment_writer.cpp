@@ -169,6 +169,15 @@ result<std::uint64_t, error> segment_writer::append(std::span<const char> payloa
   return seq;
 }
 
+void segment_writer::disable_direct_io() noexcept {
+  if (align_ == 1) return;
+  for (open_segment& s : segs_) {
+    const int fl = ::fcntl(s.fd, F_GETFL);
+    if (fl >= 0) (void)::fcntl(s.fd, F_SETFL, fl & ~O_DIRECT);
+  }
+  align_ = 1;  // pending bytes are written from where they begin; earlier padding is overwritten
+}
+
 void segment_writer::continue_in(const chunk& from, chunk& to) noexcept {
   const std::size_t cut = down(from.end);
   const std::size_t carry = from.end - cut;  // 0 without O_DIRECT

@@ -241,3 +241,22 @@ TEST_CASE("a writer can be moved without closing its files twice") {
   REQUIRE(moved.sync());
   CHECK(moved.last_synced() == 1);
 }
+
+TEST_CASE("a writer that falls back from O_DIRECT to buffered writes keeps every record in order") {
+  temp_dir d;
+  writer_options o;
+  o.direct_io = true;
+  auto w = segment_writer::create(d.path(), 0, 1, 1, o);
+  REQUIRE(w);
+  for (int i = 1; i <= 3; ++i) REQUIRE(w->append(event(i)));
+  REQUIRE(w->flush());  // whole blocks, when O_DIRECT was taken
+  w->disable_direct_io();
+  CHECK_FALSE(w->direct_io());
+  for (int i = 4; i <= 6; ++i) REQUIRE(w->append(event(i)));
+  REQUIRE(w->sync());
+  CHECK(w->last_synced() == 6);
+  auto rep = recover_segment(d / segment_file_name(1));  // the padding past record 6 reads as a torn tail
+  REQUIRE(rep);
+  REQUIRE(rep->records.size() == 6);
+  for (std::size_t i = 0; i < 6; ++i) CHECK(rep->records[i].seq == i + 1);
+}

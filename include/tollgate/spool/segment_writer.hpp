@@ -122,6 +122,9 @@ class segment_writer {
   std::uint64_t segment_bytes() const noexcept;   // logical size of the current one
   std::size_t open_segments() const noexcept { return segs_.size(); }
   bool direct_io() const noexcept { return align_ > 1; }  // O_DIRECT asked for and taken
+  // Buffered writes from now on (a file system that opens with O_DIRECT but
+  // refuses the writes with EINVAL): clears O_DIRECT on the open segments.
+  void disable_direct_io() noexcept;
 
  private:
   // Each open segment has two buffers, so appends go on in one while the
