@@ -140,7 +140,8 @@ std::vector<flag> table() {
   t.push_back({"ack", "TOLLGATE_ACK", "MODE", "buffered",
                "When a request gets its 204. buffered: the events are in the shard's buffer (OpenMeter's own 204 "
                "means no more); with --spool-dir they are also written to the spool, without waiting for the "
-               "fdatasync, so a process crash loses nothing but a power cut may lose the last ~50 ms. durable: "
+               "write or the fdatasync: a crash may lose what was not written yet (under a millisecond, "
+               "normally), a power cut the last ~50 ms. durable: "
                "the events are written to the spool and fdatasync'd (group commit; needs --spool-dir). upstream: "
                "the upstream accepted them (504 after --ack-timeout-ms).",
                [](config& c, const std::string& v) {
