@@ -20,6 +20,24 @@ const std::array<hdr, 1> retry_after = {hdr{"Retry-After", "1"}};
 
 constexpr std::string_view v1_path = "/api/v1/events";
 constexpr std::string_view v3_path = "/api/v3/openmeter/events";
+constexpr std::string_view buffer_full_detail = "the event buffer is full; retry later";
+
+metrics::endpoint endpoint_of(cloudevents::api version) {
+  return version == cloudevents::api::v1 ? metrics::endpoint::ingest_v1 : metrics::endpoint::ingest_v3;
+}
+
+// One receipt time for the whole request, written into `buf`; empty when no
+// event lacks a time (the clock is not read then).
+std::string_view receipt_time(const std::vector<cloudevents::event_ref>& events,
+                              char (&buf)[rfc3339_millis_len]) {
+  for (const cloudevents::event_ref& ev : events) {
+    if (ev.fix != cloudevents::time_fix::none) {
+      format_rfc3339_millis(wall_now(), buf);
+      return {buf, sizeof buf};
+    }
+  }
+  return {};
+}
 
 }  // namespace
 
@@ -107,14 +125,6 @@ std::size_t ingest_handler::ring_footprint() const {
   return n;
 }
 
-// --when-full=reject: the client hears at once that it should slow down.
-outcome ingest_handler::reject_full(metrics::endpoint ep, http::connection conn, std::string& out) {
-  http::write_problem(out, 429, "the event buffer is full; retry later", conn, retry_after);
-  counters_.ingest_rejected[static_cast<std::size_t>(metrics::reject_reason::buffer_full)].add();
-  counters_.count_request(ep, 429);
-  return outcome::answered;
-}
-
 void ingest_handler::metrics_page(http::connection conn, std::string& out, bool head_only) {
   std::vector<metrics::shard_view> shards;
   shards.reserve(process_.shard_metrics.size());
@@ -131,7 +141,7 @@ void ingest_handler::metrics_page(http::connection conn, std::string& out, bool 
 
 outcome ingest_handler::ingest(const http::request& req, cloudevents::api version, http::connection conn,
                                std::string& out, request_context& ctx) {
-  const auto ep = version == cloudevents::api::v1 ? metrics::endpoint::ingest_v1 : metrics::endpoint::ingest_v3;
+  const auto ep = endpoint_of(version);
   const auto type = req.has_content_type ? cloudevents::classify(req.content_type) : cloudevents::media_type::unsupported;
   cloudevents::error err;
   const bool valid = type == cloudevents::media_type::unsupported
@@ -152,7 +162,10 @@ outcome ingest_handler::ingest(const http::request& req, cloudevents::api versio
   // refused at once with --when-full=reject.
   const bool over_watermark =
       static_cast<double>(ring_.used_bytes()) > opts_.high_watermark * static_cast<double>(ring_.capacity());
-  if (over_watermark && opts_.full == when_full::reject) return reject_full(ep, conn, out);
+  // --when-full=reject: the client hears at once that it should slow down.
+  if (over_watermark && opts_.full == when_full::reject) {
+    return refuse(ep, conn, out, 429, metrics::reject_reason::buffer_full, buffer_full_detail);
+  }
   if (over_watermark && !ctx.admit_expired) {
     ctx.park_bytes = ring_footprint();
     return outcome::park;
@@ -160,28 +173,23 @@ outcome ingest_handler::ingest(const http::request& req, cloudevents::api versio
 
   // Stamp events without a time with one receipt time for the whole request.
   char now[rfc3339_millis_len];
-  bool have_now = false;
+  const std::string_view stamp_time = receipt_time(events_, now);
   std::size_t bytes = 0;
   for (const cloudevents::event_ref& ev : events_) {
-    if (ev.fix != cloudevents::time_fix::none && !have_now) {
-      format_rfc3339_millis(wall_now(), now);
-      have_now = true;
-    }
     const std::size_t n = cloudevents::stamped_size(ev);
     char* dst = ring_.try_reserve(n);
     if (dst == nullptr) {
       ring_.rollback();
-      if (opts_.full == when_full::reject) return reject_full(ep, conn, out);
+      if (opts_.full == when_full::reject) {
+        return refuse(ep, conn, out, 429, metrics::reject_reason::buffer_full, buffer_full_detail);
+      }
       if (!ctx.admit_expired) {
         ctx.park_bytes = ring_footprint();
         return outcome::park;
       }
-      http::write_problem(out, 503, "the event buffer is full; retry later", conn, retry_after);
-      counters_.ingest_rejected[static_cast<std::size_t>(metrics::reject_reason::buffer_full)].add();
-      counters_.count_request(ep, 503);
-      return outcome::answered;
+      return refuse(ep, conn, out, 503, metrics::reject_reason::buffer_full, buffer_full_detail);
     }
-    cloudevents::stamp(req.body, ev, std::string_view(now, have_now ? sizeof now : 0), dst);
+    cloudevents::stamp(req.body, ev, stamp_time, dst);
     bytes += n;
   }
   ring_.commit();
@@ -195,7 +203,7 @@ outcome ingest_handler::ingest(const http::request& req, cloudevents::api versio
 // waits for (position 0: nothing).
 outcome ingest_handler::admitted(cloudevents::api version, std::uint64_t position, ack_wait wait,
                                  http::connection conn, std::string& out, request_context& ctx) {
-  const auto ep = version == cloudevents::api::v1 ? metrics::endpoint::ingest_v1 : metrics::endpoint::ingest_v3;
+  const auto ep = endpoint_of(version);
   const int status = version == cloudevents::api::v1 ? 204 : 202;
   if (position != 0) {
     ctx.ack_position = position;
@@ -223,7 +231,7 @@ outcome ingest_handler::ingest_spooled(cloudevents::api version, const http::req
                                        std::string& out, request_context& ctx) {
   using room = spool_driver::room;
   using metrics::reject_reason;
-  const auto ep = version == cloudevents::api::v1 ? metrics::endpoint::ingest_v1 : metrics::endpoint::ingest_v3;
+  const auto ep = endpoint_of(version);
   std::size_t spool_bytes = 0, stamped_total = 0;
   for (const cloudevents::event_ref& ev : events_) {
     const std::size_t n = cloudevents::stamped_size(ev);
@@ -250,15 +258,7 @@ outcome ingest_handler::ingest_spooled(cloudevents::api version, const http::req
   }
 
   char now[rfc3339_millis_len];
-  bool have_now = false;
-  for (const cloudevents::event_ref& ev : events_) {
-    if (ev.fix != cloudevents::time_fix::none) {
-      format_rfc3339_millis(wall_now(), now);
-      have_now = true;
-      break;
-    }
-  }
-  const std::string_view stamp_time(now, have_now ? sizeof now : 0);
+  const std::string_view stamp_time = receipt_time(events_, now);
   payloads_.clear();
   bool in_ring = spool_->ring_in_sync();
   if (in_ring) {

@@ -41,7 +41,6 @@ class ingest_handler final : public request_handler {
   outcome admitted(cloudevents::api version, std::uint64_t position, ack_wait wait, http::connection conn,
                    std::string& out, request_context& ctx);
   std::size_t ring_footprint() const;
-  outcome reject_full(metrics::endpoint ep, http::connection conn, std::string& out);
   void metrics_page(http::connection conn, std::string& out, bool head_only);
   bool ready() const;
 

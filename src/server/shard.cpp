@@ -206,13 +206,11 @@ void shard::impl::finish_shutdown() {
     // that never reached it (a disk that kept failing) are lost.
     left = spool->close();
     in_spool = spool->events_waiting();
-    process.events_left.fetch_add(left);
-    if (fwd) fwd->close();
   } else if (fwd) {
     left = fwd->events_left();
-    process.events_left.fetch_add(left);
-    fwd->close();
   }
+  process.events_left.fetch_add(left);
+  if (fwd) fwd->close();
   uring->submit();
   // The kernel must be done with every buffer before they are freed: the
   // buffer ring goes first, then the ring itself (its exit cancels and reaps

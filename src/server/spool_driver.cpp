@@ -72,7 +72,6 @@ spool_settings make_spool_settings(const options& opts, std::uint64_t shard_max_
 spool_driver::spool_driver(unsigned shard, const std::vector<std::uint32_t>& replay_ids, const spool_settings& s,
                            ring::event_ring& ring, metrics::spool_metrics& m)
     : shard_(shard), s_(s), ring_(ring), m_(m), reader_(s.max_payload) {
-  make_dir(s_.dir);
   for (std::uint32_t id : replay_ids) {
     if (id == shard) continue;
     directory d;

@@ -39,7 +39,7 @@
 namespace tg::server {
 
 struct spool_settings {
-  std::string dir;                  // --spool-dir
+  std::string dir;                  // --spool-dir (exists: the gateway creates it)
   std::uint64_t segment_bytes = 64u << 20;
   std::uint64_t max_bytes = 0;      // this shard's share of --spool-max-bytes
   unsigned sync_max_delay_us = 0;

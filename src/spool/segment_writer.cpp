@@ -211,7 +211,6 @@ std::optional<pending_write> segment_writer::next_write() noexcept {
     }
     chunk& w = s.bufs[1 - s.fill];
     s.in_flight = true;
-    s.flight_end = w.end;
     const std::size_t from = down(w.begin);
     const std::size_t to = up(w.end);
     if (to > w.end) std::memset(w.buf.data() + w.end, 0, to - w.end);
@@ -225,8 +224,9 @@ void segment_writer::wrote(std::size_t n) noexcept {
     if (!s.in_flight) continue;
     s.in_flight = false;
     chunk& w = s.bufs[1 - s.fill];
-    w.begin = std::min(std::max(w.begin, down(w.begin) + n), s.flight_end);
-    if (w.begin == s.flight_end) {
+    // Appends never go to the buffer being written, so its end is where the write ends.
+    w.begin = std::min(std::max(w.begin, down(w.begin) + n), w.end);
+    if (w.begin == w.end) {
       s.written_seq = w.last_seq;
       w.begin = w.end = 0;  // drained: free until continue_in() takes it again
     }

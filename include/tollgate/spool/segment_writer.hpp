@@ -148,7 +148,6 @@ class segment_writer {
     std::uint64_t written_seq = 0;  // every record <= this is in the file
     std::uint64_t synced_seq = 0;   // every record <= this is durable
     bool in_flight = false;         // a write of bufs[1 - fill] is in flight
-    std::size_t flight_end = 0;     // buffer offset the in-flight write ends at
     bool pending() const noexcept { return in_flight || !bufs[0].empty() || !bufs[1].empty(); }
   };
 
