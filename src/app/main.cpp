@@ -14,9 +14,10 @@
 
 #include "tollgate/base/log.hpp"
 #include "tollgate/config/flags.hpp"
+#include "tollgate/output/http/forwarder.hpp"
+#include "tollgate/output/jsonl/writer.hpp"
 #include "tollgate/reactor/uring.hpp"
 #include "tollgate/server/gateway.hpp"
-#include "tollgate/upstream/forwarder.hpp"
 #include "tollgate_config.h"
 
 namespace {
@@ -54,21 +55,20 @@ int main(int argc, char** argv) {
     log::info("no upstream configured (--upstream / OPENMETER_URL): writing accepted events to stdout as JSON Lines");
   }
   try {
-    // Built before the gateway: parses the URL, resolves it, loads the trust
-    // store and opens the dead-letter file, so a bad set-up fails at start.
-    std::unique_ptr<upstream::shared> up;
-    server::consumer rings;
+    // The output is built before the gateway: the HTTP one parses the URL,
+    // resolves it, loads the trust store and opens the dead-letter file; the
+    // jsonl one opens its file. So a bad set-up fails at start.
+    std::unique_ptr<output::backend> out;
     if (http_upstream) {
-      up = std::make_unique<upstream::shared>(cfg.forward);
-      rings.what = server::consumer::kind::upstream;
-      rings.upstream = up.get();
-      log::info("forwarding upstream", {{"url", up->url.tls ? "https://" + up->url.host_header : "http://" + up->url.host_header},
-                                         {"path", up->path}, {"token", cfg.upstream_token.empty() ? "none" : "set"},
+      auto http = std::make_unique<upstream::backend>(cfg.forward);
+      log::info("forwarding upstream", {{"url", http->describe()}, {"path", http->settings().path},
+                                         {"token", cfg.upstream_token.empty() ? "none" : "set"},
                                          {"dead_letter", cfg.forward.dead_letter_path}});
+      out = std::move(http);
     } else {
-      rings.jsonl = cfg.output;
+      out = std::make_unique<output::jsonl_backend>(cfg.output);
     }
-    server::gateway gw(cfg.server, rings);
+    server::gateway gw(cfg.server, out.get());
     log::info("starting", {{"version", TOLLGATE_VERSION}, {"shards", gw.shard_count()}, {"march", TOLLGATE_MARCH},
                            {"allocator", allocator_name()}});
     const server::run_report report = gw.run();

@@ -53,14 +53,6 @@ int uring::submit_and_wait(unsigned wait_nr) { return io_uring_submit_and_wait(&
 
 int uring::submit() { return io_uring_submit(&ring_); }
 
-int uring::submit_and_wait_ms(unsigned ms) {
-  __kernel_timespec ts{};
-  ts.tv_sec = ms / 1000;
-  ts.tv_nsec = static_cast<long long>(ms % 1000) * 1000000LL;
-  io_uring_cqe* cqe = nullptr;
-  return io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
-}
-
 int uring::submit_and_wait_us(unsigned long us) {
   __kernel_timespec ts{};
   ts.tv_sec = static_cast<long long>(us / 1000000);

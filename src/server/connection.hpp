@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "tollgate/http/request_parser.hpp"
@@ -41,6 +42,7 @@ struct connection {
   std::uint64_t parked_since_ns = 0;  // precise, for handlers that time a delay (tollgate-sink's latency)
   std::size_t park_bytes = 0;   // ring space the parked request needs (0: unknown)
   bool parked_listed = false;   // the slot is in the shard's parked list (kept across slot reuse)
+  std::unique_ptr<parked_state> kept;  // the handler's state of the parked request
   bool awaiting_ack = false;    // --ack upstream / durable: admitted, answer once acknowledged
   std::uint64_t ack_position = 0;
   ack_wait ack_for = ack_wait::ring_released;
@@ -54,7 +56,7 @@ struct connection {
   bool closing = false;         // waiting for outstanding operations before close(2)
 
   std::uint64_t deadline_ms = 0;  // the timeout that applies now (0: none)
-  int deadline_kind = 0;          // which one (see shard.cpp)
+  int deadline_kind = 0;          // which one (see front_door.cpp)
 
   bool has_stash() const { return stash_off < stash.size(); }
 };

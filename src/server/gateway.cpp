@@ -20,14 +20,14 @@
 #include <memory>
 #include <thread>
 
+#include "ingest_handler.hpp"
 #include "listener.hpp"
 #include "tollgate/base/clock.hpp"
 #include "tollgate/base/log.hpp"
 #include "tollgate/reactor/uring.hpp"
-#include "ingest_handler.hpp"
-#include "spool_driver.hpp"
-#include "tollgate/spool/layout.hpp"
 #include "tollgate/server/shard.hpp"
+#include "tollgate/spool/format.hpp"
+#include "tollgate/spool/layout.hpp"
 
 namespace tg::server {
 
@@ -58,6 +58,22 @@ std::unique_ptr<request_handler> make_ingest_handler(const shard_resources& r) {
 }
 
 namespace {
+spool::driver_options make_spool_options(const options& opts, std::uint64_t shard_max_bytes) {
+  spool::driver_options s;
+  s.dir = opts.spool_dir;
+  s.segment_bytes = opts.segment_bytes;
+  s.max_bytes = shard_max_bytes;
+  s.sync_max_delay_us = opts.sync_max_delay_us;
+  s.durable = opts.ack == ack_mode::durable;
+  // An event is at most the whole body, plus the time tollgate may stamp in.
+  s.max_payload = static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(opts.limits.max_body_bytes + 64, spool::max_payload_limit));
+  // Each of the writer's two buffers holds the largest request (every event
+  // framed): one is appended to while the other is being written.
+  s.writer_buffer_bytes = opts.limits.max_body_bytes + opts.validation.max_events * 64 + (1u << 20);
+  return s;
+}
+
 // --spool-max-bytes 0: 80% of what the spool's file system has free now.
 std::uint64_t default_spool_bytes(const std::string& dir) {
   struct statvfs fs{};
@@ -71,15 +87,15 @@ std::uint64_t default_spool_bytes(const std::string& dir) {
 
 struct gateway::impl {
   options opts;
-  consumer rings_consumer;
+  output::backend* out = nullptr;
   handler_factory make_handler;
   std::vector<int> listen_fds;
   unsigned short port = 0;
   process_state process;
   std::vector<std::unique_ptr<ring::event_ring>> rings;
-  std::vector<std::unique_ptr<metrics::shard_metrics>> counters;
-  std::vector<std::unique_ptr<spool_driver>> spools;  // with --spool-dir, one per shard
-  metrics::output_metrics out_counters;
+  std::vector<std::unique_ptr<probe>> counters;
+  std::vector<std::unique_ptr<spool::probe>> spool_probes;  // with --spool-dir, one per shard
+  std::vector<std::unique_ptr<spool::driver>> spools;       // with --spool-dir, one per shard
 
   void open_spools();
 };
@@ -95,9 +111,11 @@ void gateway::impl::open_spools() {
   auto ids = spool::list_shard_dirs(opts.spool_dir);
   if (!ids) throw std::runtime_error("spool: cannot list " + opts.spool_dir + ": " + std::strerror(ids.error().sys));
   const auto assigned = spool::assign_dirs(*ids, opts.shards);
-  const spool_settings settings = make_spool_settings(opts, per_shard);
+  const spool::driver_options settings = make_spool_options(opts, per_shard);
   for (unsigned i = 0; i < opts.shards; ++i) {
-    spools.push_back(std::make_unique<spool_driver>(i, assigned[i], settings, *rings[i], counters[i]->spool));
+    spool_probes.push_back(std::make_unique<spool::probe>());
+    process.spool_probes.push_back(spool_probes.back().get());
+    spools.push_back(std::make_unique<spool::driver>(i, assigned[i], settings, *rings[i], *spool_probes.back()));
   }
   process.spool_shard_max_bytes = per_shard;
   log::info("spool", {{"directory", opts.spool_dir}, {"max_bytes", total}, {"max_bytes_per_shard", per_shard},
@@ -105,24 +123,25 @@ void gateway::impl::open_spools() {
                       {"segment_bytes", opts.segment_bytes}});
 }
 
-gateway::gateway(const options& opts, const consumer& rings, handler_factory make_handler) : impl_(new impl) {
+gateway::gateway(const options& opts, output::backend* out, handler_factory make_handler) : impl_(new impl) {
   // impl_ is a raw pointer (the header hides impl), and a constructor that
   // throws never runs its destructor: release by hand on a start-up error
   // (bad --listen, port in use), or every failed start leaks.
   try {
     impl_->opts = opts;
-    impl_->rings_consumer = rings;
+    impl_->out = out;
     impl_->make_handler = std::move(make_handler);
     if (impl_->opts.shards == 0) impl_->opts.shards = static_cast<unsigned>(affinity_cpus().size());
     impl_->listen_fds = bind_listeners(opts.listen, impl_->opts.shards, impl_->port);
     for (unsigned i = 0; i < impl_->opts.shards; ++i) {
       impl_->rings.push_back(std::make_unique<ring::event_ring>(opts.buffer_bytes));
-      impl_->counters.push_back(std::make_unique<metrics::shard_metrics>());
+      impl_->counters.push_back(std::make_unique<probe>());
       impl_->process.rings.push_back(impl_->rings.back().get());
-      impl_->process.shard_metrics.push_back(impl_->counters.back().get());
+      impl_->process.probes.push_back(impl_->counters.back().get());
     }
+    if (out != nullptr) out->prepare(impl_->opts.shards);
     if (!opts.spool_dir.empty()) {
-      if (rings.what != consumer::kind::upstream) {
+      if (out == nullptr || !out->confirms_delivery()) {
         throw std::invalid_argument("--spool-dir needs an http(s):// upstream");
       }
       impl_->open_spools();
@@ -134,8 +153,7 @@ gateway::gateway(const options& opts, const consumer& rings, handler_factory mak
     delete impl_;
     throw;
   }
-  if (rings.what == consumer::kind::jsonl) impl_->process.output = &impl_->out_counters;
-  impl_->process.upstream = rings.what == consumer::kind::upstream;
+  impl_->process.output = out;
   const timespec t = wall_now();
   impl_->process.start_time_seconds = static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
 }
@@ -152,12 +170,7 @@ unsigned gateway::shard_count() const { return impl_->opts.shards; }
 
 run_report gateway::run() {
   impl& g = *impl_;
-  std::unique_ptr<output::jsonl_writer> writer;
-  if (g.rings_consumer.what == consumer::kind::jsonl) {
-    writer = std::make_unique<output::jsonl_writer>(g.rings_consumer.jsonl, g.process.rings, g.out_counters);
-    writer->start();
-  }
-  const upstream::shared* up = g.rings_consumer.what == consumer::kind::upstream ? g.rings_consumer.upstream : nullptr;
+  if (g.out != nullptr) g.out->start(g.process.rings);
 
   const std::vector<int> cpus = affinity_cpus();
   std::vector<std::thread> threads;
@@ -165,10 +178,10 @@ run_report gateway::run() {
   std::vector<std::exception_ptr> failures(g.opts.shards);
   std::atomic<unsigned> failed{0};
   for (unsigned i = 0; i < g.opts.shards; ++i) {
-    spool_driver* sp = g.spools.empty() ? nullptr : g.spools[i].get();
+    spool::driver* sp = g.spools.empty() ? nullptr : g.spools[i].get();
     auto handler = g.make_handler({i, g.opts, *g.rings[i], *g.counters[i], g.process, sp});
     shards.push_back(std::make_unique<shard>(i, g.opts, g.listen_fds[i], *g.rings[i], *g.counters[i], g.process,
-                                             std::move(handler), up, sp));
+                                             std::move(handler), g.out, sp));
     g.listen_fds[i] = -1;  // the shard owns it now
     threads.emplace_back([&, i] {
       try {
@@ -187,9 +200,7 @@ run_report gateway::run() {
   }
   log::info("listening", {{"address", g.opts.listen}, {"port", static_cast<unsigned>(g.port)},
                           {"shards", g.opts.shards},
-                          {"output", writer ? writer->describe()
-                                     : up   ? std::string("upstream")
-                                            : std::string("none")}});
+                          {"output", g.out != nullptr ? g.out->describe() : std::string("none")}});
 
   sigset_t set;
   sigemptyset(&set);
@@ -204,7 +215,7 @@ run_report gateway::run() {
   g.process.stopping.store(true, std::memory_order_release);
   for (auto& t : threads) t.join();
   run_report report;
-  report.events_left = writer ? writer->stop(deadline) : g.process.events_left.load();
+  report.events_left = g.process.events_left.load() + (g.out != nullptr ? g.out->stop(deadline) : 0);
   for (auto& f : failures) {
     if (f) std::rethrow_exception(f);
   }

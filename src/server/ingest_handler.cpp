@@ -3,28 +3,24 @@
 // reserved in the ring, then all are committed together, or none is.
 #include "ingest_handler.hpp"
 
-#include <array>
-
-#include "spool_driver.hpp"
-#include "status_map.hpp"
 #include "tollgate/base/clock.hpp"
-#include "tollgate/metrics/prometheus.hpp"
 #include "tollgate/spool/format.hpp"
 
 namespace tg::server {
 namespace {
-using hdr = std::pair<std::string_view, std::string_view>;
-const std::array<hdr, 1> allow_post = {hdr{"Allow", "POST"}};
-const std::array<hdr, 1> allow_get = {hdr{"Allow", "GET, HEAD"}};
-const std::array<hdr, 1> retry_after = {hdr{"Retry-After", "1"}};
-
 constexpr std::string_view v1_path = "/api/v1/events";
 constexpr std::string_view v3_path = "/api/v3/openmeter/events";
-constexpr std::string_view buffer_full_detail = "the event buffer is full; retry later";
 
-metrics::endpoint endpoint_of(cloudevents::api version) {
-  return version == cloudevents::api::v1 ? metrics::endpoint::ingest_v1 : metrics::endpoint::ingest_v3;
+endpoint endpoint_of(cloudevents::api version) {
+  return version == cloudevents::api::v1 ? endpoint::ingest_v1 : endpoint::ingest_v3;
 }
+
+// A parked request's validated events: its retries only retry admission.
+// The views point into the request's body, which the parser keeps while the
+// request is parked.
+struct validated_request final : parked_state {
+  std::vector<cloudevents::event_ref> events;
+};
 
 // One receipt time for the whole request, written into `buf`; empty when no
 // event lacks a time (the clock is not read then).
@@ -39,10 +35,15 @@ std::string_view receipt_time(const std::vector<cloudevents::event_ref>& events,
   return {};
 }
 
+std::string method_detail(const http::request& req, std::string_view use) {
+  return "method " + std::string(req.method_name) + " is not allowed on " + std::string(req.path) + "; use " +
+         std::string(use);
+}
+
 }  // namespace
 
-ingest_handler::ingest_handler(const options& opts, ring::event_ring& ring, metrics::shard_metrics& counters,
-                 const process_state& process, spool_driver* spool)
+ingest_handler::ingest_handler(const options& opts, ring::event_ring& ring, probe& counters,
+                               const process_state& process, spool::driver* spool)
     : opts_(opts), ring_(ring), counters_(counters), process_(process), validator_(opts.validation), spool_(spool) {
   events_.reserve(opts.validation.max_events);
   if (spool_ != nullptr) payloads_.reserve(opts.validation.max_events);
@@ -53,10 +54,10 @@ bool ingest_handler::ready() const {
   if (spool_ != nullptr) {
     // The ring is only a cache in front of the spool: what matters is whether
     // every shard's spool has room and can write.
-    for (const metrics::shard_metrics* m : process_.shard_metrics) {
-      if (m->spool.failing.get() != 0) return false;
+    for (const spool::probe* m : process_.spool_probes) {
+      if (m->failing.get() != 0) return false;
       if (process_.spool_shard_max_bytes != 0 &&
-          static_cast<double>(m->spool.bytes.get()) >
+          static_cast<double>(m->bytes.get()) >
               opts_.high_watermark * static_cast<double>(process_.spool_shard_max_bytes)) {
         return false;
       }
@@ -75,44 +76,36 @@ outcome ingest_handler::handle(const http::request& req, http::connection conn, 
   const bool head_only = req.verb == http::method::head;
 
   if (path == v1_path || path == v3_path) {
-    const auto ep = path == v1_path ? metrics::endpoint::ingest_v1 : metrics::endpoint::ingest_v3;
+    const auto version = path == v1_path ? cloudevents::api::v1 : cloudevents::api::v3;
     if (req.verb != http::method::post) {
-      http::write_problem(out, 405, "method " + std::string(req.method_name) + " is not allowed on " + std::string(path) + "; use POST", conn, allow_post);
-      counters_.count_request(ep, 405);
-      return outcome::answered;
+      return refuse(endpoint_of(version), conn, out, refusal::post_only, method_detail(req, "POST"));
     }
-    return ingest(req, path == v1_path ? cloudevents::api::v1 : cloudevents::api::v3, conn, out, ctx);
+    return ingest(req, version, conn, out, ctx);
   }
 
-  metrics::endpoint ep = metrics::endpoint::other;
-  if (path == "/healthz") ep = metrics::endpoint::healthz;
-  else if (path == "/readyz") ep = metrics::endpoint::readyz;
-  else if (path == "/metrics") ep = metrics::endpoint::metrics;
+  endpoint ep = endpoint::other;
+  if (path == "/healthz") ep = endpoint::healthz;
+  else if (path == "/readyz") ep = endpoint::readyz;
+  else if (path == "/metrics") ep = endpoint::metrics;
 
-  if (ep == metrics::endpoint::other) {
-    http::write_problem(out, 404, "no route for " + std::string(path), conn);
-    counters_.count_request(ep, 404);
-    return outcome::answered;
-  }
-  if (!get) {
-    http::write_problem(out, 405, "method " + std::string(req.method_name) + " is not allowed on " + std::string(path) + "; use GET", conn, allow_get);
-    counters_.count_request(ep, 405);
-    return outcome::answered;
-  }
+  if (ep == endpoint::other) return refuse(ep, conn, out, refusal::no_route, "no route for " + std::string(path));
+  if (!get) return refuse(ep, conn, out, refusal::get_only, method_detail(req, "GET"));
   int status = 200;
   std::string_view body;
-  if (ep == metrics::endpoint::healthz) {
+  std::string_view type = "text/plain; charset=utf-8";
+  if (ep == endpoint::healthz) {
     body = "ok\n";
-  } else if (ep == metrics::endpoint::readyz) {
+  } else if (ep == endpoint::readyz) {
     const bool ok = ready();
     status = ok ? 200 : 503;
     body = ok ? "ready\n" : "not ready\n";
   } else {
-    metrics_page(conn, out, head_only);
-    counters_.count_request(ep, 200);
-    return outcome::answered;
+    scratch_.clear();
+    render_metrics_page(process_, ready(), scratch_);
+    body = scratch_;
+    type = "text/plain; version=0.0.4; charset=utf-8";
   }
-  http::write_body(out, status, "text/plain; charset=utf-8", body, conn);
+  http::write_body(out, status, type, body, conn);
   if (head_only) out.resize(out.size() - body.size());
   counters_.count_request(ep, status);
   return outcome::answered;
@@ -125,51 +118,41 @@ std::size_t ingest_handler::ring_footprint() const {
   return n;
 }
 
-void ingest_handler::metrics_page(http::connection conn, std::string& out, bool head_only) {
-  std::vector<metrics::shard_view> shards;
-  shards.reserve(process_.shard_metrics.size());
-  for (std::size_t i = 0; i < process_.shard_metrics.size(); ++i) {
-    const ring::event_ring* r = process_.rings[i];
-    shards.push_back({process_.shard_metrics[i], r->used_bytes(), r->capacity()});
-  }
-  scratch_.clear();
-  metrics::render({shards, process_.output, process_.start_time_seconds, ready(), process_.upstream, spool_ != nullptr},
-                  scratch_);
-  http::write_body(out, 200, "text/plain; version=0.0.4; charset=utf-8", scratch_, conn);
-  if (head_only) out.resize(out.size() - scratch_.size());
-}
-
 outcome ingest_handler::ingest(const http::request& req, cloudevents::api version, http::connection conn,
                                std::string& out, request_context& ctx) {
-  const auto ep = endpoint_of(version);
-  const auto type = req.has_content_type ? cloudevents::classify(req.content_type) : cloudevents::media_type::unsupported;
-  cloudevents::error err;
-  const bool valid = type == cloudevents::media_type::unsupported
-                         ? (err = cloudevents::media_type_error(req.content_type), false)
-                         : validator_.validate(req.body, type, version, events_, err);
-  if (!valid) {
-    const ingest_failure f = map_ingest_error(err.code);
-    http::write_problem(out, f.status, err.detail, conn);
-    counters_.ingest_rejected[static_cast<std::size_t>(f.reason)].add();
-    counters_.count_request(ep, f.status);
-    return outcome::answered;
+  if (ctx.kept) {
+    // A retry of a parked request: validated on its first try.
+    events_.swap(static_cast<validated_request&>(*ctx.kept).events);
+  } else {
+    const auto type =
+        req.has_content_type ? cloudevents::classify(req.content_type) : cloudevents::media_type::unsupported;
+    cloudevents::error err;
+    const bool valid = type == cloudevents::media_type::unsupported
+                           ? (err = cloudevents::media_type_error(req.content_type), false)
+                           : validator_.validate(req.body, type, version, events_, err);
+    if (!valid) return refuse(endpoint_of(version), conn, out, from_validation_error(err.code), err.detail);
   }
+  return spool_ != nullptr ? admit_spooled(req, version, conn, out, ctx) : admit_ring(req, version, conn, out, ctx);
+}
 
-  if (spool_ != nullptr) return ingest_spooled(version, req, conn, out, ctx);
+// Keeps the validated events with the connection and asks to be called again.
+outcome ingest_handler::park(request_context& ctx, std::size_t park_bytes) {
+  if (!ctx.kept) ctx.kept = std::make_unique<validated_request>();
+  static_cast<validated_request&>(*ctx.kept).events.swap(events_);
+  ctx.park_bytes = park_bytes;
+  return outcome::park;
+}
 
+outcome ingest_handler::admit_ring(const http::request& req, cloudevents::api version, http::connection conn,
+                                   std::string& out, request_context& ctx) {
+  const auto ep = endpoint_of(version);
   // Above the high watermark requests wait (the shard stops reading their
-  // connections, so TCP pushes back) until the consumer has caught up, or are
+  // connections, so TCP pushes back) until the output has caught up, or are
   // refused at once with --when-full=reject.
   const bool over_watermark =
       static_cast<double>(ring_.used_bytes()) > opts_.high_watermark * static_cast<double>(ring_.capacity());
-  // --when-full=reject: the client hears at once that it should slow down.
-  if (over_watermark && opts_.full == when_full::reject) {
-    return refuse(ep, conn, out, 429, metrics::reject_reason::buffer_full, buffer_full_detail);
-  }
-  if (over_watermark && !ctx.admit_expired) {
-    ctx.park_bytes = ring_footprint();
-    return outcome::park;
-  }
+  if (over_watermark && opts_.full == when_full::reject) return refuse(ep, conn, out, refusal::buffer_full_now);
+  if (over_watermark && !ctx.admit_expired) return park(ctx, ring_footprint());
 
   // Stamp events without a time with one receipt time for the whole request.
   char now[rfc3339_millis_len];
@@ -180,14 +163,9 @@ outcome ingest_handler::ingest(const http::request& req, cloudevents::api versio
     char* dst = ring_.try_reserve(n);
     if (dst == nullptr) {
       ring_.rollback();
-      if (opts_.full == when_full::reject) {
-        return refuse(ep, conn, out, 429, metrics::reject_reason::buffer_full, buffer_full_detail);
-      }
-      if (!ctx.admit_expired) {
-        ctx.park_bytes = ring_footprint();
-        return outcome::park;
-      }
-      return refuse(ep, conn, out, 503, metrics::reject_reason::buffer_full, buffer_full_detail);
+      if (opts_.full == when_full::reject) return refuse(ep, conn, out, refusal::buffer_full_now);
+      if (!ctx.admit_expired) return park(ctx, ring_footprint());
+      return refuse(ep, conn, out, refusal::buffer_full);
     }
     cloudevents::stamp(req.body, ev, stamp_time, dst);
     bytes += n;
@@ -199,8 +177,8 @@ outcome ingest_handler::ingest(const http::request& req, cloudevents::api versio
   return admitted(version, wait ? ring_.committed_end() : 0, ack_wait::ring_released, conn, out, ctx);
 }
 
-// The request's events are in: answer now, or tell the shard what the answer
-// waits for (position 0: nothing).
+// The request's events are in: answer now, or tell the front door what the
+// answer waits for (position 0: nothing).
 outcome ingest_handler::admitted(cloudevents::api version, std::uint64_t position, ack_wait wait,
                                  http::connection conn, std::string& out, request_context& ctx) {
   const auto ep = endpoint_of(version);
@@ -209,28 +187,27 @@ outcome ingest_handler::admitted(cloudevents::api version, std::uint64_t positio
     ctx.ack_position = position;
     ctx.ack_status = status;
     ctx.wait = wait;
-    return outcome::await_ack;  // the shard answers (and counts) once acknowledged
+    return outcome::await_ack;  // the front door answers (and counts) once acknowledged
   }
   http::write_empty(out, status, conn);
   counters_.count_request(ep, status);
   return outcome::answered;
 }
 
-outcome ingest_handler::refuse(metrics::endpoint ep, http::connection conn, std::string& out, int status,
-                               metrics::reject_reason why, std::string_view detail) {
-  http::write_problem(out, status, detail, conn, retry_after);
-  counters_.ingest_rejected[static_cast<std::size_t>(why)].add();
-  counters_.count_request(ep, status);
+outcome ingest_handler::refuse(endpoint ep, http::connection conn, std::string& out, refusal r,
+                               std::string_view detail) {
+  write_refusal(out, r, conn, detail);
+  counters_.count(r);
+  counters_.count_request(ep, describe(r).status);
   return outcome::answered;
 }
 
 // With a spool every event is appended to it; the ring holds a copy while it
-// keeps up (the forwarder reads from memory), otherwise the spool alone does
-// and the forwarder gets the events back from disk.
-outcome ingest_handler::ingest_spooled(cloudevents::api version, const http::request& req, http::connection conn,
-                                       std::string& out, request_context& ctx) {
-  using room = spool_driver::room;
-  using metrics::reject_reason;
+// keeps up (the output reads from memory), otherwise the spool alone does and
+// the output gets the events back from disk.
+outcome ingest_handler::admit_spooled(const http::request& req, cloudevents::api version, http::connection conn,
+                                      std::string& out, request_context& ctx) {
+  using room = spool::driver::room;
   const auto ep = endpoint_of(version);
   std::size_t spool_bytes = 0, stamped_total = 0;
   for (const cloudevents::event_ref& ev : events_) {
@@ -240,20 +217,12 @@ outcome ingest_handler::ingest_spooled(cloudevents::api version, const http::req
   }
   switch (spool_->admit(spool_bytes)) {
     case room::ok: break;
-    case room::failing:
-      return refuse(ep, conn, out, 503, reject_reason::spool_error,
-                    "the spool cannot write to disk (disk full or an I/O error); accepted events are kept; retry later");
+    case room::failing: return refuse(ep, conn, out, refusal::spool_failing);
     case room::full:
     case room::busy: {
-      if (opts_.full == when_full::reject) {
-        return refuse(ep, conn, out, 429, reject_reason::spool_full, "the spool is full; retry later");
-      }
-      if (!ctx.admit_expired) {
-        ctx.park_bytes = 0;  // asked again whenever the spool makes progress
-        return outcome::park;
-      }
-      return refuse(ep, conn, out, 503, reject_reason::spool_full,
-                    "the spool is full (--spool-max-bytes) or its writes are behind; retry later");
+      if (opts_.full == when_full::reject) return refuse(ep, conn, out, refusal::spool_full_now);
+      if (!ctx.admit_expired) return park(ctx, 0);  // asked again whenever the spool makes progress
+      return refuse(ep, conn, out, refusal::spool_full);
     }
   }
 
@@ -288,8 +257,7 @@ outcome ingest_handler::ingest_spooled(cloudevents::api version, const http::req
   auto last = spool_->append_request(payloads_, in_ring);
   if (!last) {
     if (in_ring) ring_.rollback();
-    return refuse(ep, conn, out, 503, reject_reason::spool_error,
-                  "the spool cannot take the events (disk full or an I/O error); retry later");
+    return refuse(ep, conn, out, refusal::spool_append_failed);
   }
   if (in_ring) ring_.commit();
   counters_.events_accepted.add(events_.size());

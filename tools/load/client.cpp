@@ -27,7 +27,11 @@
 
 namespace tg::load {
 namespace {
-using reactor::op;
+// The load generator runs no loop of components: its one owner id tags its own
+// operations, which it decodes itself.
+enum class op : std::uint8_t { none = 0, connect, send, recv, cancel };
+constexpr reactor::owner_id client_owner = 1;
+std::uint64_t tag(op o, std::uint32_t slot, std::uint32_t gen) { return reactor::encode(client_owner, o, slot, gen); }
 
 constexpr unsigned uring_entries = 4096;
 constexpr std::uint16_t recv_group = 1;
@@ -260,10 +264,11 @@ void worker::wait_and_reap(std::uint64_t wait_ns) {
 
 void worker::on_cqe(const io_uring_cqe& cqe) {
   const reactor::tag t = reactor::decode(cqe.user_data);
-  if (t.kind == op::cancel || t.kind == op::none || t.slot >= conns_.size()) return;  // a connect's linked timeout
+  const op kind = static_cast<op>(t.op);
+  if (t.owner != client_owner || kind == op::cancel || kind == op::none || t.slot >= conns_.size()) return;  // a connect's linked timeout
   connection& c = conns_[t.slot];
   const bool stale = t.gen != c.gen;
-  switch (t.kind) {
+  switch (kind) {
     case op::connect: on_connect(c, t.slot, cqe.res, stale); break;
     case op::send: on_send(c, t.slot, cqe.res, stale); break;
     case op::recv: on_recv(c, t.slot, cqe, stale); break;
@@ -282,14 +287,14 @@ void worker::start_connect(connection& c, std::uint32_t slot) {
   ++connects_inflight_;
   io_uring_sqe* s = ring_->sqe();
   io_uring_prep_connect(s, c.fd, reinterpret_cast<const sockaddr*>(&opts_.where.addr), opts_.where.addr_len);
-  io_uring_sqe_set_data64(s, reactor::encode(op::connect, slot, c.gen));
+  io_uring_sqe_set_data64(s, tag(op::connect, slot, c.gen));
   s->flags |= IOSQE_IO_LINK;
   // A linked timeout bounds the connect (an unanswered SYN would take minutes);
   // ring_->sqe() may submit the first half alone if the SQ is full, which only
   // loses the bound for that one connect.
   io_uring_sqe* t = ring_->sqe();
   io_uring_prep_link_timeout(t, &connect_timeout_, 0);
-  io_uring_sqe_set_data64(t, reactor::encode(op::cancel, slot, c.gen));
+  io_uring_sqe_set_data64(t, tag(op::cancel, slot, c.gen));
 }
 
 void worker::on_connect(connection& c, std::uint32_t slot, int res, bool stale) {
@@ -343,7 +348,7 @@ void worker::on_send(connection& c, std::uint32_t slot, int res, bool stale) {
     c.send_inflight = true;
     io_uring_sqe* s = ring_->sqe();
     io_uring_prep_send(s, c.fd, c.out_sending.data() + c.sent, c.out_sending.size() - c.sent, MSG_NOSIGNAL);
-    io_uring_sqe_set_data64(s, reactor::encode(op::send, slot, c.gen));
+    io_uring_sqe_set_data64(s, tag(op::send, slot, c.gen));
     return;
   }
   c.out_sending.clear();
@@ -528,7 +533,7 @@ void worker::flush(std::uint32_t slot) {
     c.send_inflight = true;
     io_uring_sqe* s = ring_->sqe();
     io_uring_prep_send(s, c.fd, c.out_sending.data(), c.out_sending.size(), MSG_NOSIGNAL);
-    io_uring_sqe_set_data64(s, reactor::encode(op::send, slot, c.gen));
+    io_uring_sqe_set_data64(s, tag(op::send, slot, c.gen));
   }
   if (!c.recv_armed) {
     ++c.pending_ops;
@@ -537,7 +542,7 @@ void worker::flush(std::uint32_t slot) {
     io_uring_prep_recv_multishot(s, c.fd, nullptr, 0, 0);
     s->flags |= IOSQE_BUFFER_SELECT;
     s->buf_group = recv_group;
-    io_uring_sqe_set_data64(s, reactor::encode(op::recv, slot, c.gen));
+    io_uring_sqe_set_data64(s, tag(op::recv, slot, c.gen));
   }
 }
 

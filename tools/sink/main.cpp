@@ -36,9 +36,8 @@ int main(int argc, char** argv) {
   log::set_level(opts.log_level);
   try {
     sink::sink_state state(opts.token, opts.initial, opts.record_path);
-    server::consumer rings;
-    rings.what = server::consumer::kind::none;
-    server::gateway gw(opts.server, rings, [&state](const server::shard_resources& r) {
+    // No output: the sink keeps nothing in the event rings.
+    server::gateway gw(opts.server, nullptr, [&state](const server::shard_resources& r) {
       return std::make_unique<sink::sink_handler>(state, r.opts, r.index);
     });
     log::info("tollgate-sink starting",

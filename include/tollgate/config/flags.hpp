@@ -8,9 +8,9 @@
 #include <string>
 
 #include "tollgate/base/log.hpp"
-#include "tollgate/output/jsonl_writer.hpp"
+#include "tollgate/output/jsonl/writer.hpp"
 #include "tollgate/server/options.hpp"
-#include "tollgate/upstream/forwarder.hpp"
+#include "tollgate/output/http/forwarder.hpp"
 
 namespace tg::config {
 
@@ -20,7 +20,7 @@ struct usage_error : std::runtime_error {
 
 struct config {
   server::options server;
-  output::options output;
+  output::jsonl_options output;
   std::string upstream;          // as given: "", "stdout", "file:PATH", "http(s)://…"
   std::string upstream_token;    // never logged
   upstream::options forward;     // used when upstream is http(s)://

@@ -35,9 +35,7 @@ class uring {
   // Submits and waits for at least one completion (or the timeout, if any).
   int submit_and_wait(unsigned wait_nr = 1);
   int submit();
-  // Submits and waits for one completion or `ms` milliseconds, whichever first.
-  int submit_and_wait_ms(unsigned ms);
-  // The same with a timeout in microseconds (a group commit's --sync-max-delay-us).
+  // Submits and waits for one completion or `us` microseconds, whichever first.
   int submit_and_wait_us(unsigned long us);
 
   // Calls f(const io_uring_cqe&) for every ready completion, then advances the

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The whole front door: one listening socket per shard (SO_REUSEPORT on one
-// address), one pinned thread per shard, the event rings and the output. Owns
-// the process-level lifecycle: start, wait for SIGTERM/SIGINT, drain, report.
+// The process: one listening socket per shard (SO_REUSEPORT on one address),
+// one pinned thread per shard, the event rings, the spool drivers and the
+// output. Owns the process-level lifecycle: start, wait for SIGTERM/SIGINT,
+// drain, report.
 #pragma once
 
 #include <cstdint>
@@ -11,46 +12,29 @@
 #include <functional>
 #include <memory>
 
-#include "tollgate/metrics/counters.hpp"
-#include "tollgate/output/jsonl_writer.hpp"
+#include "tollgate/output/output.hpp"
 #include "tollgate/ring/event_ring.hpp"
 #include "tollgate/server/options.hpp"
+#include "tollgate/server/probe.hpp"
 #include "tollgate/server/process_state.hpp"
 #include "tollgate/server/request_handler.hpp"
-
-namespace tg::upstream {
-struct shared;
-}
+#include "tollgate/spool/driver.hpp"
 
 namespace tg::server {
-
-class spool_driver;
 
 // What a shard's handler may use; all of it lives as long as the gateway.
 struct shard_resources {
   unsigned index;
   const options& opts;
   ring::event_ring& ring;
-  metrics::shard_metrics& counters;
+  probe& counters;
   const process_state& process;
-  spool_driver* spool = nullptr;  // the shard's spool (--spool-dir), or null
+  spool::driver* spool = nullptr;  // the shard's spool (--spool-dir), or null
 };
 using handler_factory = std::function<std::unique_ptr<request_handler>(const shard_resources&)>;
 
 // tollgate's own handler: ingest, health, readiness, metrics.
 std::unique_ptr<request_handler> make_ingest_handler(const shard_resources& r);
-
-// Who consumes the shards' event rings.
-struct consumer {
-  enum class kind : std::uint8_t {
-    jsonl,     // one output thread writing JSON Lines (stdout / file)
-    upstream,  // each shard forwards its own ring to the HTTP upstream
-    none,      // nobody (a server that does not fill its rings, e.g. tollgate-sink)
-  };
-  kind what = kind::jsonl;
-  output::options jsonl;
-  const upstream::shared* upstream = nullptr;
-};
 
 struct run_report {
   std::uint64_t events_left = 0;  // accepted events not written / delivered by the drain deadline
@@ -58,10 +42,12 @@ struct run_report {
 
 class gateway {
  public:
-  // Binds the listeners (throws on failure, e.g. address in use). With
-  // opts.spool_dir (an upstream consumer only), recovers the spool first:
-  // every shard's directories, blocking, before anything is served.
-  gateway(const options& opts, const consumer& rings, handler_factory make_handler = make_ingest_handler);
+  // Binds the listeners (throws on failure, e.g. address in use). `out`: where
+  // accepted events go (it must outlive the gateway), or null when nobody
+  // consumes the rings (tollgate-sink). With opts.spool_dir (an output that
+  // confirms delivery only), recovers the spool first: every shard's
+  // directories, blocking, before anything is served.
+  gateway(const options& opts, output::backend* out, handler_factory make_handler = make_ingest_handler);
   ~gateway();
   gateway(const gateway&) = delete;
   gateway& operator=(const gateway&) = delete;

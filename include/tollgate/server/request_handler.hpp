@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "tollgate/http/request_parser.hpp"
@@ -28,6 +29,13 @@ enum class ack_wait : std::uint8_t {
   spool_delivered,  // --ack upstream with a spool: the upstream accepted up to sequence number ack_position
 };
 
+// What a handler keeps of a parked request between tries (tollgate's ingest
+// handler: the validated events), so a retry only retries admission. The
+// connection owns it while the request is parked; handlers derive their own.
+struct parked_state {
+  virtual ~parked_state() = default;
+};
+
 struct request_context {
   std::uint64_t now_ms = 0;
   std::uint64_t first_try_ms = 0;  // when the request was first handled (== now_ms on the first try)
@@ -37,9 +45,12 @@ struct request_context {
   std::uint64_t first_try_ns = 0;
   bool admit_expired = false;      // parked for --admit-timeout-ms already: answer now, do not park again
   // Set by the handler with outcome::park when it waits for ring space: the
-  // bytes the request needs, so the shard asks again only once they could fit
-  // (a retry re-validates the whole body). 0: ask again every time.
+  // bytes the request needs, so the shard asks again only once they could fit.
+  // 0: ask again every time.
   std::size_t park_bytes = 0;
+  // In: what the handler kept when it parked this request last time (null on
+  // the first try). Out, with outcome::park: what to keep for the next try.
+  std::unique_ptr<parked_state> kept;
   // Set by the handler with outcome::await_ack.
   std::uint64_t ack_position = 0;
   int ack_status = 0;

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+// The one seam between the shards and where accepted events go. An output is
+// two objects:
+//  - a `backend`, built once at start-up on the main thread (it may block and
+//    throw there: resolve a host, open a file, load a trust store), shared
+//    read-only by the shards, and owning the per-shard metric probes;
+//  - per shard, optionally, a `shard_output`: a component of the shard's loop
+//    that takes records from the shard's event ring, sends them on and frees
+//    ring space only for records it delivered (or dead-lettered).
+// An output that drains every ring from a thread of its own (jsonl) makes no
+// shard outputs and runs that thread between start() and stop().
+// Adding an output is a folder under src/output/ with a backend; nothing in
+// the shard changes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "tollgate/reactor/component.hpp"
+#include "tollgate/reactor/uring.hpp"
+#include "tollgate/ring/event_ring.hpp"
+
+namespace tg::output {
+
+// One shard's consumer of its event ring. Lives on that shard's thread.
+class shard_output : public reactor::component {
+ public:
+  // Ring records freed so far (delivered or dead-lettered), counted from the
+  // start: the spool maps them back to its sequence numbers, in ring order.
+  virtual std::uint64_t records_released() const = 0;
+  // Nothing waiting in the ring and nothing in flight.
+  virtual bool idle() const = 0;
+  // Events not yet delivered or dead-lettered (walks the ring; shutdown only).
+  virtual std::uint64_t events_left() const = 0;
+  // Shutdown: stops sending and closes connections. The loop's ring is torn
+  // down after this and before the object is destroyed.
+  virtual void close() = 0;
+};
+
+class backend {
+ public:
+  virtual ~backend() = default;
+
+  // For the start-up log line: "stdout", "file:/x", "http://host:port".
+  virtual std::string describe() const = 0;
+  // Called once, before any shard starts: how many shards there will be (the
+  // backend makes one probe per shard).
+  virtual void prepare(unsigned shards) = 0;
+  // The shard's consumer, made on the shard's thread once its loop exists;
+  // null when this output drains the rings on a thread of its own.
+  virtual std::unique_ptr<shard_output> make_shard(unsigned shard, reactor::uring& ring, ring::event_ring& events) = 0;
+  // Whether released records mean "the destination has them", which the
+  // spool's delivered positions and --ack upstream rely on.
+  virtual bool confirms_delivery() const = 0;
+
+  // Process-level threads, if any: after prepare(), before the shards start.
+  virtual void start(std::span<ring::event_ring* const> rings) { (void)rings; }
+  // After every shard stopped: drain until the rings are empty or deadline_ms
+  // (monotonic) passes. Returns the events left unwritten (0 for per-shard
+  // outputs: their shards report what they left).
+  virtual std::uint64_t stop(std::uint64_t deadline_ms) {
+    (void)deadline_ms;
+    return 0;
+  }
+
+  // Appends this output's metric families (Prometheus text), summed over the
+  // shards' probes. Called from whichever shard serves /metrics.
+  virtual void render_metrics(std::string& out) const = 0;
+  // Events of shard `shard` that are done (delivered or dead-lettered), for
+  // tollgate_events_waiting; empty when the output does not count per shard.
+  virtual std::optional<std::uint64_t> events_done(unsigned shard) const {
+    (void)shard;
+    return std::nullopt;
+  }
+};
+
+}  // namespace tg::output

@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: Apache-2.0
+// Upstream link state machine. Every socket operation is an io_uring SQE
+// tagged (op, slot, generation); the generation moves on only once the kernel
+// holds no operation on the link's buffers, so a late completion can never
+// land in a reused buffer. TLS runs over memory BIOs: the kernel only ever
+// sees ciphertext we copied out of OpenSSL.
+#include "link.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace tg::upstream {
+
+const char* failure_name(failure f) noexcept {
+  switch (f) {
+    case failure::connect: return "connect";
+    case failure::tls: return "tls";
+    case failure::network: return "network";
+    case failure::timeout: return "timeout";
+    case failure::protocol: return "protocol";
+    case failure::closed: return "closed";
+  }
+  return "unknown";
+}
+
+link::link(std::uint32_t slot, reactor::uring& ring, const reactor::component& owner, tls_context* tls,
+           std::string server_name)
+    : slot_(slot), ring_(ring), owner_(owner), tls_ctx_(tls), server_name_(std::move(server_name)),
+      rbuf_(new char[recv_bytes]), parser_(http::response_limits{16 * 1024, 100, 64 * 1024, true}) {}
+
+link::~link() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void link::connect(const sockaddr_storage& addr, socklen_t len, std::uint64_t deadline_ms) {
+  addr_ = addr;
+  addr_len_ = len;
+  fd_ = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) {
+    st_ = state::closing;
+    report_failure(failure::connect, std::strerror(errno), false);
+    maybe_release();
+    return;
+  }
+  int one = 1;
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  io_uring_sqe* s = ring_.sqe();
+  io_uring_prep_connect(s, fd_, reinterpret_cast<const sockaddr*>(&addr_), addr_len_);
+  io_uring_sqe_set_data64(s, tag(op::connect));
+  connect_inflight_ = true;
+  deadline_ms_ = deadline_ms;
+  st_ = state::connecting;
+  parser_.reset();
+}
+
+void link::send(std::string& request, std::uint64_t deadline_ms) {
+  st_ = state::busy;
+  deadline_ms_ = deadline_ms;
+  if (tls_) {
+    plain_.swap(request);
+    plain_off_ = 0;
+  } else if (wire_.empty()) {
+    wire_.swap(request);
+    wire_off_ = 0;
+  } else {
+    wire_.append(request);
+  }
+  request.clear();
+  pump();
+}
+
+void link::on_cqe(const reactor::tag& t, const io_uring_cqe& cqe) {
+  // Operations of a previous connection in this slot cannot be in flight (the
+  // generation moves on only once none is), but a completion is checked all
+  // the same rather than trusted with this connection's buffers.
+  if (t.gen != gen_) return;
+  switch (static_cast<op>(t.op)) {
+    case op::connect:
+      connect_inflight_ = false;
+      if (st_ == state::closing) break;
+      if (cqe.res < 0) {
+        fail(failure::connect, std::strerror(-cqe.res));
+        break;
+      }
+      if (tls_ctx_ != nullptr) {
+        auto s = tls_session::create(*tls_ctx_, server_name_);
+        if (!s) {
+          fail(failure::tls, s.error());
+          break;
+        }
+        tls_ = std::move(s.value());
+        st_ = state::handshaking;
+        pump();
+      } else {
+        st_ = state::ready;
+        deadline_ms_ = 0;
+        pump();  // keep a recv armed while idle
+      }
+      break;
+    case op::send:
+      send_inflight_ = false;
+      if (st_ == state::closing) break;
+      if (cqe.res < 0) {
+        fail(failure::network, std::strerror(-cqe.res));
+        break;
+      }
+      sending_off_ += static_cast<std::size_t>(cqe.res);
+      if (sending_off_ < sending_.size()) {
+        submit_send();
+        break;
+      }
+      sending_.clear();
+      sending_off_ = 0;
+      pump();
+      break;
+    case op::recv:
+      recv_inflight_ = false;
+      if (st_ == state::closing) break;
+      if (cqe.res < 0) {
+        fail(failure::network, std::strerror(-cqe.res));
+      } else if (cqe.res == 0) {
+        const auto r = parser_.finish();
+        if (r.ev == http::response_event::response_complete && st_ == state::busy) {
+          const http::response resp = parser_.current();
+          st_ = state::closing;  // the upstream closed after answering
+          report_response(resp);
+          fail(failure::closed, "upstream closed the connection");
+        } else {
+          fail(failure::closed, "upstream closed the connection");
+        }
+      } else {
+        on_bytes(rbuf_.get(), static_cast<std::size_t>(cqe.res));
+        if (st_ != state::closing) pump();
+      }
+      break;
+    case op::cancel: break;
+  }
+  maybe_release();
+}
+
+void link::on_bytes(const char* data, std::size_t len) {
+  if (!tls_) {
+    feed_plain(data, len);
+    return;
+  }
+  tls_->feed_ciphertext({data, len});
+  if (st_ == state::handshaking) return;  // pump() drives the handshake
+  char plain[16 * 1024];
+  for (;;) {
+    std::size_t got = 0;
+    const tls_status s = tls_->read(plain, sizeof plain, got);
+    if (got > 0 && !feed_plain(plain, got)) return;
+    if (s == tls_status::ok && got > 0) continue;
+    if (s == tls_status::closed) {
+      fail(failure::closed, "upstream sent close_notify");
+      return;
+    }
+    if (s == tls_status::error) {
+      fail(failure::tls, tls_->last_error());
+      return;
+    }
+    return;  // want_read / want_write: pump() moves any ciphertext out
+  }
+}
+
+// Returns false when the link failed.
+bool link::feed_plain(const char* data, std::size_t len) {
+  std::size_t off = 0;
+  while (off < len || st_ == state::busy) {
+    const http::response_feed_result r = parser_.feed({data + off, len - off});
+    off += r.consumed;
+    if (r.ev == http::response_event::need_more) return true;
+    if (r.ev == http::response_event::error) {
+      fail(failure::protocol, "malformed response from upstream");
+      return false;
+    }
+    if (st_ != state::busy) {
+      fail(failure::protocol, "response from upstream without a request");
+      return false;
+    }
+    const http::response resp = parser_.current();
+    const bool keep = resp.keep_alive;
+    st_ = keep ? state::ready : state::closing;
+    deadline_ms_ = 0;
+    report_response(resp);
+    parser_.next();
+    if (!keep) {
+      fail(failure::closed, "upstream closed the connection after its response");
+      return false;
+    }
+    if (off >= len) return true;
+  }
+  return true;
+}
+
+void link::pump() {
+  if (st_ == state::closing || st_ == state::closed || st_ == state::connecting) return;
+  if (tls_) {
+    if (st_ == state::handshaking) {
+      const tls_status s = tls_->handshake();
+      if (s == tls_status::error || s == tls_status::closed) {
+        fail(failure::tls, tls_->last_error());
+        return;
+      }
+      if (tls_->handshake_done()) {
+        st_ = state::ready;  // the owner sends on its next poll
+        deadline_ms_ = 0;
+      }
+    }
+    // Encrypt the request record by record; the session's send buffer is a
+    // fixed BIO pair, so move its ciphertext out after every write.
+    for (;;) {
+      std::size_t written = 0;
+      if (st_ == state::busy && plain_off_ < plain_.size()) {
+        const tls_status s = tls_->write({plain_.data() + plain_off_, plain_.size() - plain_off_}, written);
+        plain_off_ += written;
+        if (s == tls_status::error) {
+          fail(failure::tls, tls_->last_error());
+          return;
+        }
+      }
+      std::size_t moved = 0;
+      for (auto out = tls_->pending_ciphertext(); !out.empty(); out = tls_->pending_ciphertext()) {
+        wire_.append(out.data(), out.size());
+        tls_->consume_ciphertext(out.size());
+        moved += out.size();
+      }
+      if (st_ != state::busy || plain_off_ >= plain_.size() || (written == 0 && moved == 0)) break;
+    }
+    if (plain_off_ >= plain_.size()) {
+      plain_.clear();
+      plain_off_ = 0;
+    }
+  }
+  if (!send_inflight_ && wire_off_ < wire_.size()) {
+    sending_.swap(wire_);
+    sending_off_ = wire_off_;
+    wire_.clear();
+    wire_off_ = 0;
+    submit_send();
+  }
+  // Ready links keep a recv armed too, so an upstream closing an idle
+  // keep-alive connection is noticed now, not as a failed request later.
+  const bool want_read = st_ == state::handshaking || st_ == state::busy || st_ == state::ready;
+  if (want_read && !recv_inflight_) submit_recv();
+}
+
+void link::submit_send() {
+  io_uring_sqe* s = ring_.sqe();
+  io_uring_prep_send(s, fd_, sending_.data() + sending_off_, sending_.size() - sending_off_, MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(s, tag(op::send));
+  send_inflight_ = true;
+}
+
+void link::submit_recv() {
+  io_uring_sqe* s = ring_.sqe();
+  io_uring_prep_recv(s, fd_, rbuf_.get(), recv_bytes, 0);
+  io_uring_sqe_set_data64(s, tag(op::recv));
+  recv_inflight_ = true;
+}
+
+void link::fail(failure f, std::string_view why) {
+  if (st_ == state::closed) return;
+  const bool had_request = st_ == state::busy;
+  const bool already_closing = st_ == state::closing;
+  st_ = state::closing;
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+  for (op o : {op::connect, op::send, op::recv}) {
+    const bool inflight = o == op::connect ? connect_inflight_ : o == op::send ? send_inflight_ : recv_inflight_;
+    if (!inflight) continue;
+    io_uring_sqe* s = ring_.sqe();
+    io_uring_prep_cancel64(s, tag(o), 0);
+    io_uring_sqe_set_data64(s, tag(op::cancel));
+  }
+  if (!already_closing || had_request) report_failure(f, why, had_request);
+  maybe_release();
+}
+
+void link::maybe_release() {
+  if (st_ != state::closing || connect_inflight_ || send_inflight_ || recv_inflight_) return;
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  gen_ = (gen_ + 1) & reactor::generation_mask;
+  tls_.reset();
+  parser_.reset();
+  plain_.clear();
+  plain_off_ = 0;
+  wire_.clear();
+  wire_off_ = 0;
+  sending_.clear();
+  sending_off_ = 0;
+  deadline_ms_ = 0;
+  st_ = state::closed;
+}
+
+void link::report_response(const http::response& r) {
+  link_news n;
+  n.what = link_news::kind::response;
+  n.batch_id = batch_id;
+  n.sent_at_ns = sent_at_ns;
+  n.status = r.status;
+  if (r.has_retry_after) n.retry_after.emplace(r.retry_after);
+  n.body.assign(r.body);
+  news_.push_back(std::move(n));
+  batch_id = 0;
+}
+
+void link::report_failure(failure f, std::string_view why, bool had_request) {
+  link_news n;
+  n.what = link_news::kind::failed;
+  n.batch_id = had_request ? batch_id : 0;
+  n.why = f;
+  n.detail.assign(why);
+  n.had_request = had_request;
+  news_.push_back(std::move(n));
+  if (had_request) batch_id = 0;
+}
+
+void link::check_deadline(std::uint64_t now_ms) {
+  if (deadline_ms_ == 0 || now_ms < deadline_ms_) return;
+  if (st_ == state::connecting || st_ == state::handshaking) fail(failure::timeout, "connect or TLS handshake timed out");
+  else if (st_ == state::busy) fail(failure::timeout, "no response from upstream in time");
+}
+
+}  // namespace tg::upstream

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: Apache-2.0
+// The front door: one shard's listener, its connections and their HTTP/1.1,
+// as a component of the shard's loop. It accepts (multishot), receives into
+// the provided-buffer ring (multishot), parses with llhttp, hands complete
+// requests to the handler, sends responses, and enforces every per-connection
+// bound and timeout. Requests that wait (a full ring, --ack upstream or
+// durable) are answered from poll() once what they wait for happened.
+//
+// Back pressure: a request the ring cannot take parks its connection, and a
+// parked connection's multishot recv is cancelled, so the client's TCP window
+// fills up instead of our memory. Parked requests are retried as soon as the
+// output freed ring space (or the spool made room); after admit_timeout_ms
+// the handler answers 503 + Retry-After.
+// Lives on its shard's thread; touched by nothing else.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "connection.hpp"
+#include "tollgate/reactor/component.hpp"
+#include "tollgate/reactor/uring.hpp"
+#include "tollgate/ring/event_ring.hpp"
+#include "tollgate/server/options.hpp"
+#include "tollgate/server/probe.hpp"
+#include "tollgate/server/process_state.hpp"
+#include "tollgate/server/refusal.hpp"
+#include "tollgate/server/request_handler.hpp"
+#include "tollgate/spool/driver.hpp"
+
+namespace tg::server {
+
+class front_door final : public reactor::component {
+ public:
+  // `spool`: the shard's spool driver, or null (acknowledgements and
+  // admission progress come from it when set).
+  front_door(unsigned index, const options& opts, int listen_fd, reactor::uring& ring, ring::event_ring& events,
+             probe& counters, process_state& process, std::unique_ptr<request_handler> handler,
+             spool::driver* spool);
+  ~front_door() override;
+  front_door(const front_door&) = delete;
+  front_door& operator=(const front_door&) = delete;
+
+  // Sets up the receive buffers and arms the accept.
+  void start();
+  void on_cqe(const reactor::tag& t, const io_uring_cqe& cqe) override;
+  // Answers acknowledged waiters, retries parked requests, sends, re-arms.
+  void poll(std::uint64_t now_ms) override;
+  // Timeouts, admit deadlines, the stop flag.
+  void tick(std::uint64_t now_ms) override;
+
+  // Stopping, every connection closed and the accept cancelled.
+  bool drained() const noexcept { return draining_ && open_ == 0 && !accepting_; }
+  std::uint64_t drain_deadline() const noexcept { return drain_deadline_; }
+  // Shutdown, before the ring goes: closes the listener, unregisters the buffers.
+  void close();
+
+ private:
+  enum class op : std::uint8_t { accept = 1, recv, send, cancel };
+  enum deadline_kind : int { dl_none = 0, dl_header, dl_body, dl_idle, dl_linger };
+
+  std::uint64_t tag(op o, std::uint32_t slot, std::uint32_t gen) const noexcept {
+    return reactor::encode(id(), o, slot, gen);
+  }
+  void arm_accept();
+  void arm_recv(connection& c, std::uint32_t slot);
+  void cancel_recv(connection& c, std::uint32_t slot);
+  void on_accept(const io_uring_cqe& cqe);
+  void on_recv(const io_uring_cqe& cqe, std::uint32_t slot);
+  void on_send(const io_uring_cqe& cqe, std::uint32_t slot);
+  void begin_drain();
+  void check_acks();
+  void retry_parked();
+  bool worth_retry(const connection& c) const;
+  std::uint64_t progress() const;
+  bool ack_reached(const connection& c) const;
+  void receive(connection& c, std::uint32_t slot, const char* data, std::size_t len);
+  std::size_t parse(connection& c, std::uint32_t slot, const char* data, std::size_t len);
+  void drain_stash(connection& c, std::uint32_t slot);
+  void finish_request(connection& c, std::uint32_t slot);
+  void refuse(connection& c, std::uint32_t slot, refusal r);
+  void answer_waiter(connection& c, std::uint32_t slot, endpoint ep, int status);
+  void refuse_waiter(connection& c, std::uint32_t slot, endpoint ep, refusal r);
+  void mark_dirty(std::uint32_t slot) { dirty_.push_back(slot); }
+  void flush(std::uint32_t slot);
+  void update_reading(connection& c, std::uint32_t slot);
+  void start_linger(connection& c);
+  void close_conn(connection& c, std::uint32_t slot);
+  void maybe_release(connection& c, std::uint32_t slot);
+  void set_deadline(connection& c, int kind, unsigned ms);
+  bool wants_input(const connection& c) const;
+  void give_back_buffer(const io_uring_cqe& cqe);
+
+  unsigned index_;
+  const options& opts_;
+  int listen_fd_;
+  reactor::uring& ring_;
+  ring::event_ring& events_;
+  probe& counters_;
+  process_state& process_;
+  std::unique_ptr<request_handler> handle_;
+  spool::driver* spool_;
+
+  std::unique_ptr<reactor::buffer_ring> buffers_;
+  std::vector<std::unique_ptr<connection>> conns_;  // slot = index
+  std::vector<std::uint32_t> free_slots_;
+  std::vector<std::uint32_t> dirty_;         // slots to flush at the end of the iteration
+  std::vector<std::uint32_t> ack_waiters_;   // slots awaiting an acknowledgement
+  std::vector<std::uint32_t> parked_slots_;  // slots whose complete request waits (ring space, a delay)
+  std::uint64_t parked_tried_at_ = 0;        // progress() when parked requests were last retried
+  std::size_t open_ = 0;
+  bool accepting_ = false;
+  bool draining_ = false;
+  std::uint64_t drain_deadline_ = 0;
+  std::uint64_t now_ = 0;
+};
+
+}  // namespace tg::server

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+// GET /metrics. Totals are summed over shards; gauges that say something
+// about one shard's health (ring fill, open connections) are given per shard,
+// because one hot shard is what an operator needs to see. The output and the
+// spool render their own families from their own probes.
+#include <cstdio>
+#include <span>
+
+#include "ingest_handler.hpp"
+#include "tollgate/metrics/exposition.hpp"
+
+namespace tg::server {
+
+const char* endpoint_label(endpoint e) noexcept {
+  switch (e) {
+    case endpoint::ingest_v1: return "/api/v1/events";
+    case endpoint::ingest_v3: return "/api/v3/openmeter/events";
+    case endpoint::healthz: return "/healthz";
+    case endpoint::readyz: return "/readyz";
+    case endpoint::metrics: return "/metrics";
+    case endpoint::other: return "other";
+  }
+  return "other";
+}
+
+namespace {
+using metrics::head;
+using metrics::sample;
+
+std::span<const probe* const> shards_of(const process_state& p) {
+  return {const_cast<const probe* const*>(p.probes.data()), p.probes.size()};
+}
+
+// One family over the refusals of `fam`, one sample per label (refusals that
+// share a label are summed), every label present even at zero.
+void refusals_by_label(std::string& out, std::span<const probe* const> shards, refusal_family fam, const char* name,
+                    const char* label_key) {
+  std::string_view seen[refusal_count];
+  std::size_t n_seen = 0;
+  for (std::size_t r = 0; r < refusal_count; ++r) {
+    const refusal_info& info = describe(static_cast<refusal>(r));
+    if (info.family != fam) continue;
+    bool dup = false;
+    for (std::size_t i = 0; i < n_seen; ++i) dup = dup || seen[i] == info.label;
+    if (dup) continue;
+    seen[n_seen++] = info.label;
+    std::uint64_t total = 0;
+    for (std::size_t q = r; q < refusal_count; ++q) {
+      const refusal_info& other = describe(static_cast<refusal>(q));
+      if (other.family != fam || other.label != info.label) continue;
+      total += metrics::sum(shards, [&](const probe& p) { return p.refusals[q].get(); });
+    }
+    sample(out, name, std::string(label_key) + "=\"" + std::string(info.label) + "\"", total);
+  }
+}
+
+void simple_counter(std::string& out, std::span<const probe* const> shards, const char* name, const char* help,
+                    const metrics::counter probe::*member) {
+  head(out, name, "counter", help);
+  sample(out, name, {}, metrics::sum(shards, [&](const probe& p) { return (p.*member).get(); }));
+}
+}  // namespace
+
+void render_metrics_page(const process_state& process, bool ready, std::string& out) {
+  const auto shards = shards_of(process);
+  head(out, "tollgate_http_requests_total", "counter", "HTTP requests answered, by endpoint and status.");
+  for (std::size_t e = 0; e < endpoint_count; ++e) {
+    for (std::size_t s = 0; s < metrics::statuses.size(); ++s) {
+      const std::uint64_t n = metrics::sum(shards, [&](const probe& p) { return p.requests[e][s].get(); });
+      if (n == 0) continue;
+      sample(out, "tollgate_http_requests_total",
+             std::string("endpoint=\"") + endpoint_label(static_cast<endpoint>(e)) + "\",status=\"" +
+                 std::to_string(metrics::statuses[s]) + "\"",
+             n);
+    }
+  }
+  head(out, "tollgate_http_errors_total", "counter",
+       "Requests refused at the HTTP layer before routing (the connection is closed), by kind.");
+  refusals_by_label(out, shards, refusal_family::http_error, "tollgate_http_errors_total", "kind");
+  head(out, "tollgate_ingest_rejected_total", "counter",
+       "Ingest requests rejected whole (none of their events accepted), by reason.");
+  refusals_by_label(out, shards, refusal_family::ingest, "tollgate_ingest_rejected_total", "reason");
+
+  simple_counter(out, shards, "tollgate_events_accepted_total", "Events accepted into a shard's event ring.",
+                 &probe::events_accepted);
+  simple_counter(out, shards, "tollgate_event_bytes_accepted_total",
+                 "Bytes of accepted events put in the event rings (after time stamping).",
+                 &probe::event_bytes_accepted);
+  simple_counter(out, shards, "tollgate_received_bytes_total", "Bytes read from client connections.",
+                 &probe::bytes_received);
+  simple_counter(out, shards, "tollgate_sent_bytes_total", "Bytes written to client connections.", &probe::bytes_sent);
+  simple_counter(out, shards, "tollgate_connections_accepted_total", "Client connections accepted.",
+                 &probe::connections_accepted);
+  simple_counter(out, shards, "tollgate_connections_refused_total",
+                 "Client connections closed at once because the shard had --max-connections open.",
+                 &probe::connections_refused);
+  simple_counter(out, shards, "tollgate_idle_timeouts_total", "Keep-alive connections closed for idling.",
+                 &probe::idle_timeouts);
+  head(out, "tollgate_ack_timeouts_total", "counter",
+       "Requests answered 504 because their acknowledgement (--ack upstream or durable) did not come in time.");
+  std::uint64_t ack_timeouts = 0;
+  for (std::size_t r = 0; r < refusal_count; ++r) {
+    if (describe(static_cast<refusal>(r)).family != refusal_family::ack) continue;
+    ack_timeouts += metrics::sum(shards, [&](const probe& p) { return p.refusals[r].get(); });
+  }
+  sample(out, "tollgate_ack_timeouts_total", {}, ack_timeouts);
+  simple_counter(out, shards, "tollgate_backpressure_pauses_total",
+                 "Times a connection stopped being read because its shard's event ring was full.",
+                 &probe::backpressure_pauses);
+
+  head(out, "tollgate_connections_open", "gauge", "Client connections open, per shard.");
+  for (std::size_t i = 0; i < shards.size(); ++i) {
+    const std::int64_t n = shards[i]->connections_open.get();
+    sample(out, "tollgate_connections_open", metrics::shard_label(i), static_cast<std::uint64_t>(n < 0 ? 0 : n));
+  }
+  head(out, "tollgate_ring_used_bytes", "gauge", "Bytes of events waiting in each shard's event ring.");
+  for (std::size_t i = 0; i < process.rings.size(); ++i) {
+    sample(out, "tollgate_ring_used_bytes", metrics::shard_label(i), process.rings[i]->used_bytes());
+  }
+  head(out, "tollgate_ring_capacity_bytes", "gauge", "Capacity of each shard's event ring (--buffer-bytes).");
+  for (std::size_t i = 0; i < process.rings.size(); ++i) {
+    sample(out, "tollgate_ring_capacity_bytes", metrics::shard_label(i), process.rings[i]->capacity());
+  }
+
+  if (process.output != nullptr) {
+    process.output->render_metrics(out);
+    if (process.output->events_done(0)) {
+      head(out, "tollgate_events_waiting", "gauge", "Accepted events not yet delivered or dead-lettered, per shard.");
+      for (std::size_t i = 0; i < shards.size(); ++i) {
+        const std::uint64_t done = process.output->events_done(static_cast<unsigned>(i)).value_or(0);
+        const std::uint64_t acc = shards[i]->events_accepted.get();
+        sample(out, "tollgate_events_waiting", metrics::shard_label(i), acc > done ? acc - done : 0);
+      }
+    }
+  }
+  if (!process.spool_probes.empty()) spool::render_metrics(process.spool_probes, out);
+
+  head(out, "tollgate_shards", "gauge", "Shards (reactor threads) running.");
+  sample(out, "tollgate_shards", {}, shards.size());
+  head(out, "tollgate_ready", "gauge", "1 when /readyz answers 200.");
+  sample(out, "tollgate_ready", {}, ready ? 1 : 0);
+  head(out, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "process_start_time_seconds %.3f\n", process.start_time_seconds);
+  out += buf;
+}
+
+}  // namespace tg::server

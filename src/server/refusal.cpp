@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+// The refusal table. Rows are in enum order, so describe() is an index; a
+// static_assert keeps the two in step.
+#include "tollgate/server/refusal.hpp"
+
+#include <array>
+
+namespace tg::server {
+namespace {
+using fam = refusal_family;
+constexpr bool retry = true;
+constexpr bool closes = true;
+
+constexpr std::array<refusal_info, refusal_count> table = {{
+    {400, fam::http_error, "malformed", "malformed HTTP request", !retry, closes, {}},
+    {431, fam::http_error, "head_too_large",
+     "request line and headers are larger than the limit (--max-head-bytes / --max-headers)", !retry, closes, {}},
+    {413, fam::http_error, "body_too_large", "request body is larger than the limit (--max-body-bytes)", !retry, closes,
+     {}},
+    {505, fam::http_error, "version_unsupported", "only HTTP/1.0 and HTTP/1.1 are supported", !retry, closes, {}},
+    {408, fam::http_error, "header_timeout", "request head not received in time (--header-timeout-ms)", !retry, closes,
+     {}},
+    {408, fam::http_error, "body_timeout", "request body not received in time (--body-timeout-ms)", !retry, closes, {}},
+    {404, fam::none, "no_route", "no route for this path", !retry, !closes, {}},
+    {405, fam::none, "post_only", "method not allowed; use POST", !retry, !closes, "POST"},
+    {405, fam::none, "get_only", "method not allowed; use GET", !retry, !closes, "GET, HEAD"},
+    {400, fam::ingest, "unsupported_media_type", "unsupported Content-Type", !retry, !closes, {}},
+    {400, fam::ingest, "empty_body", "request body is empty", !retry, !closes, {}},
+    {400, fam::ingest, "malformed_json", "request body is not valid JSON", !retry, !closes, {}},
+    {400, fam::ingest, "wrong_shape", "request body has the wrong shape for its Content-Type", !retry, !closes, {}},
+    {400, fam::ingest, "invalid_event", "invalid event", !retry, !closes, {}},
+    {413, fam::ingest, "too_many_events", "too many events in one request (--max-events-per-request)", !retry,
+     !closes, {}},
+    {503, fam::ingest, "buffer_full", "the event buffer is full; retry later", retry, !closes, {}},
+    {429, fam::ingest, "buffer_full", "the event buffer is full; retry later", retry, !closes, {}},
+    {503, fam::ingest, "spool_full", "the spool is full (--spool-max-bytes) or its writes are behind; retry later",
+     retry, !closes, {}},
+    {429, fam::ingest, "spool_full", "the spool is full; retry later", retry, !closes, {}},
+    {503, fam::ingest, "spool_error",
+     "the spool cannot write to disk (disk full or an I/O error); accepted events are kept; retry later", retry,
+     !closes, {}},
+    {503, fam::ingest, "spool_error", "the spool cannot take the events (disk full or an I/O error); retry later",
+     retry, !closes, {}},
+    {503, fam::ingest, "spool_error",
+     "the spool could not write the events to disk (disk full or an I/O error); retry later", retry, !closes, {}},
+    {504, fam::ack, "ack_timeout",
+     "the upstream has not accepted the events in time (--ack-timeout-ms); they stay buffered and will be "
+     "delivered, so retrying is safe (OpenMeter deduplicates on source and id)",
+     !retry, !closes, {}},
+    {504, fam::ack, "sync_timeout",
+     "the spool has not made the events durable in time (--ack-timeout-ms); they are buffered and will be "
+     "delivered, so retrying is safe (OpenMeter deduplicates on source and id)",
+     !retry, !closes, {}},
+}};
+static_assert(table.size() == refusal_count);
+}  // namespace
+
+const refusal_info& describe(refusal r) noexcept { return table[static_cast<std::size_t>(r)]; }
+
+void write_refusal(std::string& out, refusal r, http::connection conn, std::string_view detail) {
+  const refusal_info& i = describe(r);
+  std::array<std::pair<std::string_view, std::string_view>, 2> extra;
+  std::size_t n = 0;
+  if (i.retry_after) extra[n++] = {"Retry-After", "1"};
+  if (!i.allow.empty()) extra[n++] = {"Allow", i.allow};
+  http::write_problem(out, i.status, detail.empty() ? i.detail : detail, i.closes ? http::connection::close : conn,
+                      http::header_list(extra.data(), n));
+}
+
+refusal from_parse_error(http::parse_errc e) noexcept {
+  switch (e) {
+    case http::parse_errc::head_too_large: return refusal::head_too_large;
+    case http::parse_errc::body_too_large: return refusal::body_too_large;
+    case http::parse_errc::version_unsupported: return refusal::version_unsupported;
+    case http::parse_errc::malformed:
+    case http::parse_errc::none: break;
+  }
+  return refusal::malformed_request;
+}
+
+refusal from_validation_error(cloudevents::errc e) noexcept {
+  using cloudevents::errc;
+  switch (e) {
+    case errc::unsupported_media_type: return refusal::unsupported_media_type;
+    case errc::empty_body: return refusal::empty_body;
+    case errc::malformed_json: return refusal::malformed_json;
+    case errc::wrong_shape: return refusal::wrong_shape;
+    case errc::invalid_event: return refusal::invalid_event;
+    case errc::too_many_events: return refusal::too_many_events;
+    case errc::none: break;
+  }
+  return refusal::invalid_event;
+}
+
+}  // namespace tg::server
