@@ -79,8 +79,9 @@ struct spool_metrics {
   histogram<11> events_per_sync{{1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10000, 100000}};
   counter replayed_events;        // read back at start-up: written by an earlier run, not yet delivered
   counter disk_read_events;       // read back from disk because memory did not hold them (replay included)
-  counter quarantined_segments;   // segments whose damaged rest went to a .corrupt file
+  counter quarantined_segments;   // segments with damaged bytes moved to a .corrupt file
   counter quarantined_bytes;
+  counter quarantined_events;     // sequence numbers missing between the records kept around damage
   counter torn_bytes;             // cut from torn tails at start-up
   counter write_errors;           // failed writes and syncs
   counter deleted_segments;       // deleted once every record in them was delivered
