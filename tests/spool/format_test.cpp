@@ -118,7 +118,7 @@ TEST_CASE("a version 2 record starts with its marker and a header CRC over lengt
 
 TEST_CASE("the old writer's version 1 segment is reproduced byte for byte and scans in the version 1 layout") {
   const auto fixture = spool_test::read_file(spool_test::v1_fixture_path());
-  REQUIRE(fixture.size() == 848);
+  REQUIRE(fixture.size() == 2152);
   std::vector<std::string> payloads;
   for (int i = 0; i < 12; ++i) payloads.push_back(spool_test::v1_fixture_payload(i));
   CHECK(spool_test::v1_segment(3, 2, 5, payloads) == fixture);

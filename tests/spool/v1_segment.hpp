@@ -18,10 +18,13 @@ namespace spool_test {
 #error "TG_TEST_DATA must name tests/data"
 #endif
 inline std::string v1_fixture_path() { return std::string(TG_TEST_DATA) + "/spool/segment-v1-fixture.log"; }
-// What the fixture holds: shard 3, segment 2, records 5..16 with these payloads.
+// What the fixture holds: shard 3, segment 2, records 5..16 with these
+// payloads (CloudEvents, so the e2e test can deliver them to the sink).
 inline std::string v1_fixture_payload(int i) {
-  return "{\"id\":\"v1-" + std::to_string(i) + "\",\"source\":\"fixture\",\"data\":\"" +
-         std::string(static_cast<std::size_t>(i % 13), 'x') + "\"}";
+  return "{\"specversion\":\"1.0\",\"id\":\"v1-" + std::to_string(i) +
+         "\",\"source\":\"svc\",\"type\":\"api-calls\",\"subject\":\"customer-1\","
+         "\"time\":\"2023-01-01T00:00:00.001Z\",\"data\":{\"duration_ms\":\"" +
+         std::string(static_cast<std::size_t>(i % 13 + 1), '7') + "\"}}";
 }
 
 // A version-1 segment: header, then payloads as records first_seq, first_seq + 1, ...
