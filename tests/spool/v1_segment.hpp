@@ -35,9 +35,9 @@ inline std::vector<char> v1_segment(std::uint32_t shard, std::uint64_t segment_s
                            std::span<char, tg::spool::segment_header_bytes>(out.data(), out.size()));
   std::uint64_t seq = first_seq;
   for (const std::string& p : payloads) {
-    const std::size_t at = out.size();
-    out.resize(at + tg::spool::record_footprint_v1(p.size()));
-    tg::spool::encode_record_v1(std::span<char>(out.data() + at, out.size() - at), seq++, p);
+    std::vector<char> rec(tg::spool::record_footprint_v1(p.size()));
+    tg::spool::encode_record_v1(rec, seq++, p);
+    out.insert(out.end(), rec.begin(), rec.end());
   }
   return out;
 }
