@@ -32,6 +32,13 @@ std::string allocator_name() {
 int main(int argc, char** argv) {
   using namespace tg;
   server::block_stop_signals();  // first, so every thread inherits the mask
+  // SIGHUP is `systemctl reload` (share/systemd/tollgate.service). Nothing is
+  // reloaded yet, and its default action would end the process without a
+  // drain: hold it blocked, so it stays pending and harmless.
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  ::pthread_sigmask(SIG_BLOCK, &hup, nullptr);
 
   config::config cfg;
   try {

@@ -306,7 +306,8 @@ Target and load:
                              milliseconds; default 10s)
 
 Bodies:
-  -k, --events-per-request K generated events per request: 1 sends one object as
+  -k, --events-per-request K
+                             generated events per request: 1 sends one object as
                              application/cloudevents+json, more send an array as
                              application/cloudevents-batch+json (default 1)
   --body FILE                send FILE's bytes as every request body instead
