@@ -106,6 +106,39 @@ def test_every_metric_and_label_the_dashboard_and_alerts_use_is_exported():
     print("   %d metric families used by the dashboard and the alerts, all exported" % len(checked))
 
 
+def metric_types(text):
+    return dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
+
+
+def test_the_metrics_reference_lists_every_exported_family_with_its_type():
+    exported_types = {}
+    for text in exported():
+        exported_types.update(metric_types(text))
+    with open(os.path.join(ROOT, "docs", "operations.md")) as f:
+        doc = f.read()
+    ref = doc[doc.index("\n## Metrics reference\n"):]
+    documented = dict(re.findall(r"^\| `([a-z_]+)` \| (counter|gauge|histogram) \|", ref, re.M))
+    missing = sorted(set(exported_types) - set(documented))
+    stale = sorted(set(documented) - set(exported_types))
+    assert not missing and not stale, "docs/operations.md: undocumented %s, not exported %s" % (missing, stale)
+    wrong = {n: (documented[n], t) for n, t in exported_types.items() if documented[n] != t}
+    assert not wrong, "types in the docs differ (doc, /metrics): %s" % wrong
+
+
+def test_docs_link_only_to_files_in_the_repository():
+    for doc in (os.path.join(ROOT, "docs", "operations.md"), os.path.join(ROOT, "README.md")):
+        with open(doc) as f:
+            text = f.read()
+        if doc.endswith("operations.md"):
+            assert "../shared" not in text, "docs/operations.md names a file outside the repository"
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+            if re.match(r"^[a-z]+:", target):
+                continue  # a URL, not a file
+            path = os.path.normpath(os.path.join(os.path.dirname(doc), target))
+            assert path.startswith(ROOT + os.sep) and os.path.exists(path), "%s links to %s, not in the repository" % (
+                doc, target)
+
+
 def test_metrics_pass_promtool_check_metrics():
     promtool = shutil.which("promtool")
     if not promtool:
