@@ -10,17 +10,28 @@
 namespace tg::load {
 namespace {
 
-// The leading non-negative decimal number of `s` (digits and one '.'), or
-// nullopt; `s` is advanced past it.
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// The leading non-negative decimal number of `s` (digits, one '.', an
+// optional exponent as in "1e3": plain numbers were parsed that way before
+// units came), or nullopt; `s` is advanced past it.
 std::optional<double> take_number(std::string_view& s) {
   std::size_t n = 0;
   bool dot = false, digit = false;
-  while (n < s.size() && ((s[n] >= '0' && s[n] <= '9') || (s[n] == '.' && !dot))) {
+  while (n < s.size() && (is_digit(s[n]) || (s[n] == '.' && !dot))) {
     if (s[n] == '.') dot = true;
     else digit = true;
     ++n;
   }
   if (!digit) return std::nullopt;
+  if (n + 1 < s.size() && (s[n] == 'e' || s[n] == 'E')) {
+    std::size_t e = n + 1;
+    if (s[e] == '+' || s[e] == '-') ++e;
+    if (e < s.size() && is_digit(s[e])) {
+      while (e < s.size() && is_digit(s[e])) ++e;
+      n = e;
+    }
+  }
   double v = 0;
   const auto r = std::from_chars(s.data(), s.data() + n, v);
   if (r.ec != std::errc() || r.ptr != s.data() + n) return std::nullopt;
