@@ -3,8 +3,12 @@
 // reserved in the ring, then all are committed together, or none is.
 #include "ingest_handler.hpp"
 
+#include <array>
+
 #include "tollgate/base/clock.hpp"
+#include "tollgate/server/status.hpp"
 #include "tollgate/spool/format.hpp"
+#include "tollgate_config.h"
 
 namespace tg::server {
 namespace {
@@ -87,25 +91,43 @@ outcome ingest_handler::handle(const http::request& req, http::connection conn, 
   if (path == "/healthz") ep = endpoint::healthz;
   else if (path == "/readyz") ep = endpoint::readyz;
   else if (path == "/metrics") ep = endpoint::metrics;
+  else if (path == "/status") ep = endpoint::status;
+  else if (path == "/status.json") ep = endpoint::status_json;
 
   if (ep == endpoint::other) return refuse(ep, conn, out, refusal::no_route, "no route for " + std::string(path));
   if (!get) return refuse(ep, conn, out, refusal::get_only, method_detail(req, "GET"));
   int status = 200;
   std::string_view body;
   std::string_view type = "text/plain; charset=utf-8";
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 1> no_store = {
+      {{"Cache-Control", "no-store"}}};
+  http::header_list extra;
   if (ep == endpoint::healthz) {
     body = "ok\n";
   } else if (ep == endpoint::readyz) {
     const bool ok = ready();
     status = ok ? 200 : 503;
     body = ok ? "ready\n" : "not ready\n";
+  } else if (ep == endpoint::status) {
+    body = status_page_html();
+    type = status_page_content_type;
+    extra = no_store;
+  } else if (ep == endpoint::status_json) {
+    const timespec t = wall_now();
+    scratch_.clear();
+    render_status_json(process_,
+                       {static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9, TOLLGATE_VERSION, ready()},
+                       scratch_);
+    body = scratch_;
+    type = status_json_content_type;
+    extra = no_store;
   } else {
     scratch_.clear();
     render_metrics_page(process_, ready(), scratch_);
     body = scratch_;
     type = "text/plain; version=0.0.4; charset=utf-8";
   }
-  http::write_body(out, status, type, body, conn);
+  http::write_body(out, status, type, body, conn, extra);
   if (head_only) out.resize(out.size() - body.size());
   counters_.count_request(ep, status);
   return outcome::answered;

@@ -18,6 +18,8 @@ const char* endpoint_label(endpoint e) noexcept {
     case endpoint::healthz: return "/healthz";
     case endpoint::readyz: return "/readyz";
     case endpoint::metrics: return "/metrics";
+    case endpoint::status: return "/status";
+    case endpoint::status_json: return "/status.json";
     case endpoint::other: return "other";
   }
   return "other";

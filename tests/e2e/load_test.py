@@ -1,14 +1,18 @@
 # SPDX-License-Identifier: Apache-2.0
 """tollgate-load end to end: against a real tollgate writing to a file, every event
 tollgate-load reports as accepted is in the file exactly once (its ids are unique
-across the run), an open-loop run sends what its rate asks for, and the exit
-status says usage error (2) and unreachable target (1) apart."""
+across the run), an open-loop run sends what its rate asks for, the command line
+people type for wrk/hey/vegeta works (a base URL as the argument, units, -c4),
+and the exit status says usage error (2), unreachable target or no success (1)
+and too many non-2xx answers for --max-error-rate (1) apart."""
 import json
 import os
 import socket
 import subprocess
+import tempfile
 
 from harness import Gateway, run_tests
+from upstreams import Sink
 
 LOAD = os.environ.get("TOLLGATE_LOAD_BIN", "")
 RUN_TIMEOUT = 60.0  # a 2 s run; the bound is for a hung binary only
@@ -88,6 +92,53 @@ def test_exit_status_for_usage_errors_help_and_unreachable_targets():
     s.close()
     r = load("--target", "http://127.0.0.1:%d/api/v1/events" % port, "--duration", "1", expect_rc=1)
     assert b"could not connect" in r.stderr, r.stderr
+
+
+
+def test_a_base_url_argument_with_units_and_attached_flags_posts_to_the_ingest_path():
+    with Gateway("--shards", "1") as g:
+        # What a wrk/hey user types: the URL as it is given to the SDKs, no path.
+        r = load("http://127.0.0.1:%d" % g.port, "-c4", "-d1s", "--timeout", "2s", "--json")
+        rep = json.loads(r.stdout)
+        m = g.metrics()
+        g.stop()
+        out = g.output()
+    assert rep["url"] == "http://127.0.0.1:%d/api/v1/events" % g.port, rep
+    assert rep["requests"] > 0 and rep["status"] == {"204": rep["requests"]}, rep
+    assert 0.9 <= rep["duration_s"] <= 4.0, rep
+    assert len(out) == rep["accepted_events"] == rep["requests"], (len(out), rep)
+    accepted = m.get(("tollgate_http_requests_total", (("endpoint", "/api/v1/events"), ("status", "204"))), 0)
+    assert accepted == rep["requests"], (accepted, rep)
+
+
+def test_version():
+    r = load("--version")
+    assert r.stdout.startswith(b"tollgate-load ") and r.stdout.strip().split()[-1][:1].isdigit(), r.stdout
+
+
+def test_exit_1_when_no_request_got_a_2xx_answer():
+    with Gateway("--shards", "1") as g, tempfile.TemporaryDirectory() as tmp:
+        body = os.path.join(tmp, "bad.json")
+        with open(body, "w") as f:
+            f.write("{}")  # not an event: 400 every time
+        r = load("http://127.0.0.1:%d" % g.port, "-n", "20", "-c2", "--body", body, "--json", expect_rc=1)
+        g.stop()
+    rep = json.loads(r.stdout)  # the report is still printed
+    assert rep["status"] == {"400": 20}, rep
+    assert b"no request got a 2xx answer" in r.stderr, r.stderr
+
+
+def test_max_error_rate_fails_a_run_with_more_non_2xx_than_it_allows():
+    # The sink answers the first 50 requests 503, then 204: 25% of 200 fail.
+    with Sink("--fail-status", "503", "--fail-count", "50", "--retry-after", "") as sink:
+        r = load(sink.url, "-n", "200", "-c1", "--max-error-rate", "0.2", "--json", expect_rc=1)
+        rep = json.loads(r.stdout)
+        assert rep["status"] == {"503": 50, "204": 150}, rep
+        assert b"25% of the requests sent got no 2xx answer" in r.stderr, r.stderr
+        sink.faults(status_count=50)
+        r = load(sink.url, "-n", "200", "-c1", "--max-error-rate", "0.3", "--json")
+        assert json.loads(r.stdout)["status"] == {"503": 50, "204": 150}, r.stdout
+        sink.stop()
 
 
 run_tests(globals())

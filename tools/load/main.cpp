@@ -2,7 +2,8 @@
 // tollgate-load's main: parse the command line, start the load threads, print
 // progress on a terminal, turn SIGINT/SIGTERM into "stop sending, drain,
 // report", merge the threads' stats and print the report. Exit status: 0 done,
-// 1 target unreachable (or no io_uring), 2 usage error.
+// 1 target unreachable (or no io_uring), no 2xx answer, or more non-2xx than
+// --max-error-rate allows; 2 usage error.
 #include <signal.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "options.hpp"
 #include "rate_scheduler.hpp"
 #include "report.hpp"
+#include "tollgate_config.h"
 
 namespace {
 
@@ -126,6 +128,10 @@ int run(const options& opts) {
   }
   const report_input in{opts, total, finished_ns > start ? static_cast<double>(finished_ns - start) / 1e9 : 0.0};
   write_all(STDOUT_FILENO, opts.json ? render_json(in) : render_text(in));
+  if (const std::string why = run_failure(opts, total); !why.empty()) {
+    std::fprintf(stderr, "tollgate-load: %s\n", why.c_str());
+    return 1;
+  }
   return 0;
 }
 
@@ -137,6 +143,10 @@ int main(int argc, char** argv) {
     const parse_outcome p = parse_options(args);
     if (p.status == parse_status::help) {
       write_all(STDOUT_FILENO, help_text());
+      return 0;
+    }
+    if (p.status == parse_status::version) {
+      write_all(STDOUT_FILENO, "tollgate-load " TOLLGATE_VERSION "\n");
       return 0;
     }
     if (p.status == parse_status::usage_error) {

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Command-line parsing for tollgate-load. Every flag takes its value as the
-// next argument or after '='; numbers are checked against the bounds in
-// options.hpp. --seeder sets defaults that explicit flags still override.
+// next argument or after '=' (short flags also attached: -c4); numbers are
+// checked against the bounds in options.hpp; durations and rates take units
+// (units.hpp). --seeder sets defaults that explicit flags still override.
 #include "options.hpp"
+
+#include "units.hpp"
 
 #include "tollgate/base/parse.hpp"
 
@@ -20,6 +23,25 @@ namespace tg::load {
 namespace {
 
 constexpr std::uint16_t default_http_port = 80;
+
+// The paths tollgate (and OpenMeter) ingest on; a target ending in one is an
+// ingest URL, anything else a base URL.
+constexpr std::string_view ingest_paths[] = {"/api/v1/events", "/api/v3/openmeter/events"};
+constexpr std::string_view base_url_ingest_path = "/api/v1/events";
+
+// Short flags that take a value, which may be attached ("-c4", "-d3s").
+constexpr std::string_view short_with_value = "ctdnRkH";
+
+std::string resolve_ingest_path(std::string_view path_and_query) {
+  const std::size_t q = path_and_query.find('?');
+  std::string_view path = path_and_query.substr(0, q);
+  const std::string_view query = q == std::string_view::npos ? std::string_view{} : path_and_query.substr(q);
+  for (std::string_view ingest : ingest_paths) {
+    if (path.ends_with(ingest)) return std::string(path_and_query);
+  }
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  return std::string(path) + std::string(base_url_ingest_path) + std::string(query);
+}
 
 // Top-level elements of a JSON array (1 for anything else), for counting the
 // events of a --body file; strings are skipped so their commas do not count.
@@ -56,7 +78,7 @@ result<target, std::string> parse_target(std::string_view url) {
   std::string_view rest = url.substr(scheme.size());
   const std::size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
-  t.path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  t.path = resolve_ingest_path(slash == std::string_view::npos ? std::string_view{} : rest.substr(slash));
   t.host_header = std::string(authority);
 
   std::string_view host;
@@ -109,11 +131,22 @@ parse_outcome parse_options(std::span<const std::string_view> args) {
     return out;
   };
   std::string target_text(default_target);
+  bool target_given = false;
   std::optional<std::uint64_t> connections, threads, epr;
   std::optional<double> rate;
 
   for (std::size_t i = 0; i < args.size(); ++i) {
-    const auto [flag, inline_value] = split_flag(args[i]);
+    auto [flag, inline_value] = split_flag(args[i]);
+    if (flag.size() > 2 && flag[0] == '-' && flag[1] != '-' && short_with_value.find(flag[1]) != std::string_view::npos) {
+      inline_value = flag.substr(2);  // "-c4": the value attached
+      flag = flag.substr(0, 2);
+    }
+    auto set_target = [&](std::string_view url) {
+      if (target_given) return false;
+      target_text = std::string(url);
+      target_given = true;
+      return true;
+    };
     auto value = [&]() -> std::optional<std::string_view> {
       if (inline_value) return inline_value;
       if (i + 1 < args.size()) return args[++i];
@@ -133,10 +166,15 @@ parse_outcome parse_options(std::span<const std::string_view> args) {
     if (flag == "-h" || flag == "--help") {
       out.status = parse_status::help;
       return out;
+    } else if (flag == "--version") {
+      out.status = parse_status::version;
+      return out;
+    } else if (!flag.starts_with("-")) {
+      if (!set_target(flag)) return fail("more than one target: " + target_text + " and " + std::string(flag));
     } else if (flag == "--target") {
       auto v = value();
       if (!v) return bad("needs a URL");
-      target_text = std::string(*v);
+      if (!set_target(*v)) return fail("more than one target: " + target_text + " and " + std::string(*v));
     } else if (flag == "--connections" || flag == "-c") {
       if (!number(1, max_connections, connections)) return bad("needs a number from 1 to " + std::to_string(max_connections));
     } else if (flag == "--threads" || flag == "-t") {
@@ -147,9 +185,9 @@ parse_outcome parse_options(std::span<const std::string_view> args) {
       o.pipeline = static_cast<std::uint32_t>(*d);
     } else if (flag == "--duration" || flag == "-d") {
       auto v = value();
-      double s = 0;
-      if (!v || !parse_double(*v, s) || s < 0 || s > max_duration_s) return bad("needs seconds (0: until interrupted)");
-      o.duration_s = s;
+      const auto s = v ? parse_duration(*v, 1) : std::nullopt;
+      if (!s || *s > max_duration_s) return bad("needs a duration: 500ms, 3s, 1m, 1h30m, or seconds (0: until interrupted)");
+      o.duration_s = *s;
       o.duration_set = true;
     } else if (flag == "--requests" || flag == "-n") {
       std::optional<std::uint64_t> n;
@@ -157,9 +195,9 @@ parse_outcome parse_options(std::span<const std::string_view> args) {
       o.requests = *n;
     } else if (flag == "--rate" || flag == "-R") {
       auto v = value();
-      double r = 0;
-      if (!v || !parse_double(*v, r) || r <= 0 || r > 1e9) return bad("needs requests per second (> 0)");
-      rate = r;
+      const auto r = v ? parse_rate(*v) : std::nullopt;
+      if (!r || *r <= 0 || *r > 1e9) return bad("needs requests per second (> 0): 2000, 10k, 1000/s, 600/m, 50/1s");
+      rate = *r;
     } else if (flag == "--events-per-request" || flag == "-k") {
       if (!number(1, max_events_per_request, epr))
         return bad("needs a number from 1 to " + std::to_string(max_events_per_request));
@@ -178,9 +216,16 @@ parse_outcome parse_options(std::span<const std::string_view> args) {
       if (o.headers.size() >= max_extra_headers) return bad("too many headers");
       o.headers.emplace_back(*v);
     } else if (flag == "--timeout") {
-      std::optional<std::uint64_t> ms;
-      if (!number(1, 3600 * 1000, ms)) return bad("needs milliseconds from 1 to 3600000");
-      o.timeout_ms = static_cast<std::uint32_t>(*ms);
+      auto v = value();
+      const auto s = v ? parse_duration(*v, 1e-3) : std::nullopt;
+      const double ms = s ? std::round(*s * 1e3) : 0;
+      if (!s || ms < 1 || ms > 3600 * 1000) return bad("needs a duration from 1ms to 1h (a bare number is milliseconds)");
+      o.timeout_ms = static_cast<std::uint32_t>(ms);
+    } else if (flag == "--max-error-rate") {
+      auto v = value();
+      double r = 0;
+      if (!v || !parse_double(*v, r) || !(r >= 0 && r <= 1)) return bad("needs a share from 0 to 1, e.g. 0.01");
+      o.max_error_rate = r;
     } else if (flag == "--seeder") {
       o.seeder = true;
     } else if (flag == "--json") {
@@ -223,7 +268,7 @@ parse_outcome parse_options(std::span<const std::string_view> args) {
 }
 
 std::string help_text() {
-  return R"(Usage: tollgate-load [flags]
+  return R"(Usage: tollgate-load [flags] [URL]
 
 Sends CloudEvents to an HTTP ingest endpoint (tollgate, OpenMeter, anything that
 takes POST /api/v1/events) over io_uring and reports throughput, status codes,
@@ -235,22 +280,34 @@ connections; latency counts from each request's intended send time, so a server
 stall shows in the percentiles instead of slowing the load (no coordinated
 omission).
 
+Flags take their value as the next argument or after '='; short flags also
+attached (-c4, -d3s). Durations take units (500ms, 3s, 1m, 1h30m), rates a k or M
+and a period (10k, 1000/s, 600/m, 50/1s).
+
 Target and load:
-  --target URL               http://HOST[:PORT][/PATH]; HOST is an IPv4 literal, an
-                             [IPv6] literal or localhost (default )" + std::string(default_target) + R"()
+  --target URL               http://HOST[:PORT][/PATH], also given as the one
+                             argument that is not a flag; HOST is an IPv4 literal,
+                             an [IPv6] literal or localhost. A PATH ending in
+                             /api/v1/events or /api/v3/openmeter/events is used as
+                             is; any other URL is a base URL, as the OpenMeter SDKs
+                             take it, and requests go to URL/api/v1/events (default
+                             )" + std::string(default_target) + R"()
   -c, --connections N        connections, spread over the threads (default 64; --seeder: 1)
   -t, --threads N            threads, each with its own io_uring (default 1)
   --pipeline D               requests in flight per connection (default 1)
-  -d, --duration S           seconds to send for; fractions allowed; 0 runs until
-                             SIGINT/SIGTERM (default 10, or unlimited with --requests)
+  -d, --duration D           how long to send for (a bare number is seconds,
+                             fractions allowed); 0 runs until SIGINT/SIGTERM
+                             (default 10s, or unlimited with --requests)
   -n, --requests N           stop after N requests in total (default: no limit)
   -R, --rate R               open loop at R requests/s in total (default: closed loop;
                              --seeder: 1)
-  --timeout MS               a request without a response MS after it was sent, or a
-                             connect not done in MS, is an error (default 10000)
+  --timeout D                a request without a response D after it was sent, or a
+                             connect not done in D, is an error (a bare number is
+                             milliseconds; default 10s)
 
 Bodies:
-  -k, --events-per-request K generated events per request: 1 sends one object as
+  -k, --events-per-request K
+                             generated events per request: 1 sends one object as
                              application/cloudevents+json, more send an array as
                              application/cloudevents-batch+json (default 1)
   --body FILE                send FILE's bytes as every request body instead
@@ -264,14 +321,19 @@ Generated events look like the seed's: type api-calls, source api-gateway, subje
 customer-N (N < 100), time now, data {method, path, region, zone, duration_ms}; every
 id is unique within the run (a random run prefix, the thread, a counter).
 
-Output:
+Output and exit status:
   --json                     the final report as one JSON object on stdout
+  --max-error-rate F         exit 1 when more than the share F (0 to 1, e.g. 0.01)
+                             of the requests sent did not get a 2xx answer
+                             (default: off)
+  --version                  print the version and exit
   -h, --help                 this text
 
 A progress line (requests/s, events/s, errors, p99 so far) is printed to stderr
 once a second when stderr is a terminal.
 
-Exit status: 0 done, 1 the target could not be reached at all, 2 usage error.
+Exit status: 0 done; 1 the target could not be reached at all, no request got a
+2xx answer, or the non-2xx share was above --max-error-rate; 2 usage error.
 )";
 }
 

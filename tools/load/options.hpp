@@ -36,6 +36,9 @@ struct target {
 };
 
 // http://HOST[:PORT][/PATH], HOST an IPv4 literal, [IPv6] literal or localhost.
+// A PATH ending in an ingest path (/api/v1/events, /api/v3/openmeter/events)
+// is used as is; any other URL is a base URL, as the OpenMeter SDKs take it,
+// and requests go to PATH + /api/v1/events (a query is kept at the end).
 result<target, std::string> parse_target(std::string_view url);
 
 struct options {
@@ -56,9 +59,10 @@ struct options {
   std::uint32_t timeout_ms = 10000;  // per request (from its send) and per connect
   std::vector<std::string> headers;  // extra "Name: value" lines
   bool json = false;
+  double max_error_rate = -1;        // --max-error-rate: fail when the non-2xx share is above it; < 0: off
 };
 
-enum class parse_status : std::uint8_t { ok, help, usage_error };
+enum class parse_status : std::uint8_t { ok, help, version, usage_error };
 
 struct parse_outcome {
   parse_status status = parse_status::ok;
@@ -66,7 +70,9 @@ struct parse_outcome {
   std::string message;  // for usage_error
 };
 
-// args excludes the program name. Reads the --body file.
+// args excludes the program name. Reads the --body file. Flags are as in
+// --help; short ones also take their value attached ("-c4", "-d3s"), and one
+// argument that is not a flag is the target URL.
 parse_outcome parse_options(std::span<const std::string_view> args);
 
 std::string help_text();

@@ -50,7 +50,7 @@ std::string render_text(const report_input& in) {
        std::to_string(o.threads) + (o.threads == 1 ? " thread" : " threads") + ", pipeline " +
        std::to_string(o.pipeline) + ", " +
        (o.body.empty() ? std::to_string(o.events_per_request) : std::to_string(o.body_events) + " (--body)") +
-       " events/request -> " + o.where.text + "\n";
+       " events/request -> http://" + o.where.host_header + o.where.path + "\n";
   s += fmt("  duration   %.2f s\n", in.elapsed_s);
   s += "  requests   " + std::to_string(t.responses) + fmt(" answered (%.1f/s), ", per_s(t.responses, in.elapsed_s)) +
        std::to_string(t.sent) + " sent";
@@ -97,6 +97,7 @@ std::string render_json(const report_input& in) {
     target += c;
   }
   s += "\"target\":\"" + target + "\"";
+  s += ",\"url\":\"http://" + o.where.host_header + o.where.path + "\"";  // the URL requests went to
   s += ",\"mode\":\"" + std::string(o.rate > 0 ? "open" : "closed") + "\"";
   s += ",\"seeder\":" + std::string(o.seeder ? "true" : "false");
   s += ",\"connections\":" + num(o.connections) + ",\"threads\":" + num(o.threads) + ",\"pipeline\":" + num(o.pipeline);
@@ -137,6 +138,24 @@ std::string render_progress(double t_s, const stats& now, const stats& before, d
                   std::to_string(now.errors.total()) + " errors";
   if (now.latency.count() != 0) s += "  p99 " + duration_text(now.latency.quantile(0.99));
   return s;
+}
+
+std::string run_failure(const options& o, const stats& t) {
+  std::uint64_t ok = 0;
+  for (int code = 200; code < 300; ++code) ok += t.status[code];
+  if (ok == 0) {
+    return "no request got a 2xx answer (" + std::to_string(t.sent) + " sent, " + std::to_string(t.responses) +
+           " answered, " + std::to_string(t.errors.total()) + " errors)";
+  }
+  if (o.max_error_rate >= 0 && t.sent > 0) {
+    const std::uint64_t bad = t.sent > ok ? t.sent - ok : 0;
+    const double share = static_cast<double>(bad) / static_cast<double>(t.sent);
+    if (share > o.max_error_rate) {
+      return fmt("%.4g%%", share * 100) + " of the requests sent got no 2xx answer (" + std::to_string(bad) +
+             " of " + std::to_string(t.sent) + "), above --max-error-rate " + fmt("%.4g%%", o.max_error_rate * 100);
+    }
+  }
+  return {};
 }
 
 }  // namespace tg::load

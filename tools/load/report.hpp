@@ -24,4 +24,8 @@ std::string render_json(const report_input& in);
 // between `before` and `now` (interval_s long), p99 over the whole run so far.
 std::string render_progress(double t_s, const stats& now, const stats& before, double interval_s);
 
+// Why the run failed (exit 1), or "" when it did not: no request got a 2xx
+// answer, or the share of requests sent without one is above --max-error-rate.
+std::string run_failure(const options& o, const stats& total);
+
 }  // namespace tg::load

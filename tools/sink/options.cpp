@@ -158,6 +158,9 @@ Endpoints:
   GET  /healthz           200 ok
 
 SIGTERM or SIGINT stops it.
+
+Exit status: 0 stopped by SIGTERM or SIGINT; 2 usage or start-up error; 3 io_uring
+is unusable on this host.
 )";
 }
 

@@ -75,6 +75,18 @@ class backend {
     (void)shard;
     return std::nullopt;
   }
+
+  // GET /status.json: this output's keys in shard `shard`'s object, each
+  // preceded by a comma: "events_out", "dead_lettered" and "upstream" (the
+  // shard's connection to its destination, or null).
+  virtual void render_status(unsigned shard, std::uint64_t events_accepted, std::string& out) const {
+    (void)shard;
+    (void)events_accepted;
+    out += ",\"events_out\":null,\"dead_lettered\":0,\"upstream\":null";
+  }
+  // The process-wide "output" value of /status.json (an output with a thread
+  // of its own), null by default.
+  virtual void render_status_output(std::string& out) const { out += "null"; }
 };
 
 }  // namespace tg::output

@@ -13,8 +13,8 @@
 
 namespace tg::server {
 
-enum class endpoint : std::uint8_t { ingest_v1, ingest_v3, healthz, readyz, metrics, other };
-inline constexpr std::size_t endpoint_count = 6;
+enum class endpoint : std::uint8_t { ingest_v1, ingest_v3, healthz, readyz, metrics, status, status_json, other };
+inline constexpr std::size_t endpoint_count = 8;
 const char* endpoint_label(endpoint e) noexcept;
 
 struct probe {

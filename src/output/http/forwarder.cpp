@@ -422,6 +422,10 @@ std::unique_ptr<output::shard_output> backend::make_shard(unsigned shard, reacto
 
 void backend::render_metrics(std::string& out) const { tg::upstream::render_metrics(views_, out); }
 
+void backend::render_status(unsigned shard, std::uint64_t events_accepted, std::string& out) const {
+  tg::upstream::render_status(*probes_.at(shard), events_accepted, out);
+}
+
 std::optional<std::uint64_t> backend::events_done(unsigned shard) const {
   const probe& p = *probes_.at(shard);
   return p.events_delivered.get() + p.events_dead_lettered.get();

@@ -19,6 +19,7 @@
 #include "tollgate/base/clock.hpp"
 #include "tollgate/base/log.hpp"
 #include "tollgate/metrics/exposition.hpp"
+#include "tollgate/metrics/json.hpp"
 
 namespace tg::output {
 namespace {
@@ -210,6 +211,20 @@ void jsonl_backend::render_metrics(std::string& out) const {
   metrics::head(out, "tollgate_output_write_errors_total", "counter",
                 "Failed writes by the output; the events stay in the ring and are written again.");
   metrics::sample(out, "tollgate_output_write_errors_total", {}, probe_.write_errors.get());
+}
+
+void jsonl_backend::render_status_output(std::string& out) const {
+  using namespace metrics::json;
+  out += '{';
+  key(out, "events");
+  num(out, probe_.events_written.get());
+  out += ',';
+  key(out, "bytes");
+  num(out, probe_.bytes_written.get());
+  out += ',';
+  key(out, "write_errors");
+  num(out, probe_.write_errors.get());
+  out += '}';
 }
 
 }  // namespace tg::output

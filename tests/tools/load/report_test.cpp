@@ -70,3 +70,48 @@ TEST_CASE("the text report and the progress line name the figures") {
   CHECK(line.find("4 errors") != std::string::npos);
   CHECK(line.find("p99 10.0us") != std::string::npos);
 }
+
+TEST_CASE("a run fails when no request got a 2xx answer") {
+  const options o = parse_options(std::vector<std::string_view>{}).opts;
+  stats s;
+  s.sent = 10;
+  s.responses = 10;
+  s.status[404] = 10;
+  s.errors.status = 10;
+  const std::string why = run_failure(o, s);
+  CHECK(why.find("no request got a 2xx answer") != std::string::npos);
+  CHECK(why.find("10 sent") != std::string::npos);
+  CHECK_FALSE(run_failure(o, stats{}).empty());  // nothing sent at all is no success either
+  s.status[204] = 1;
+  CHECK(run_failure(o, s).empty());  // one success and no --max-error-rate: fine
+}
+
+TEST_CASE("--max-error-rate fails a run whose non-2xx share is above it, timeouts included") {
+  options o = parse_options(std::vector<std::string_view>{"--max-error-rate", "0.1"}).opts;
+  stats s;
+  s.sent = 100;
+  s.responses = 95;
+  s.status[204] = 90;
+  s.status[503] = 5;
+  s.errors.timeout = 5;  // sent, never answered: not a 2xx either
+  std::string why = run_failure(o, s);  // 10% exactly: not above
+  CHECK(why.empty());
+  s.status[204] = 89;
+  s.status[503] = 6;
+  why = run_failure(o, s);
+  CHECK(why.find("11%") != std::string::npos);
+  CHECK(why.find("--max-error-rate 10%") != std::string::npos);
+  o.max_error_rate = 0.2;
+  CHECK(run_failure(o, s).empty());
+}
+
+TEST_CASE("the reports name the URL requests went to: a base URL with /api/v1/events") {
+  const parse_outcome p = parse_options(std::vector<std::string_view>{"http://127.0.0.1:7/gw"});
+  REQUIRE(p.status == parse_status::ok);
+  const stats s = sample();
+  CHECK(render_text({p.opts, s, 1.0}).find("-> http://127.0.0.1:7/gw/api/v1/events") != std::string::npos);
+  simdjson::dom::parser parser;
+  simdjson::dom::element r = parser.parse(render_json({p.opts, s, 1.0}));
+  CHECK(std::string_view(r["target"]) == "http://127.0.0.1:7/gw");
+  CHECK(std::string_view(r["url"]) == "http://127.0.0.1:7/gw/api/v1/events");
+}

@@ -102,8 +102,11 @@ class backend final : public output::backend {
   bool confirms_delivery() const override { return true; }
   void render_metrics(std::string& out) const override;
   std::optional<std::uint64_t> events_done(unsigned shard) const override;
+  void render_status(unsigned shard, std::uint64_t events_accepted, std::string& out) const override;
 
   const shared& settings() const noexcept { return sh_; }
+  // Shard `shard`'s probe (after prepare()).
+  probe& probe_of(unsigned shard) { return *probes_.at(shard); }
 
  private:
   shared sh_;

@@ -41,4 +41,9 @@ struct probe {
 // probes (index = shard for the per-shard gauges).
 void render_metrics(std::span<const probe* const> shards, std::string& out);
 
+// One shard's keys in GET /status.json (see output::backend::render_status):
+// events out, dead letters, and the upstream's state, connections, retries,
+// events waiting, outcomes by status, latency buckets and their p99 bound.
+void render_status(const probe& p, std::uint64_t events_accepted, std::string& out);
+
 }  // namespace tg::upstream

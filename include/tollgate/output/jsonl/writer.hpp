@@ -92,6 +92,7 @@ class jsonl_backend final : public backend {
   void start(std::span<ring::event_ring* const> rings) override;
   std::uint64_t stop(std::uint64_t deadline_ms) override;
   void render_metrics(std::string& out) const override;
+  void render_status_output(std::string& out) const override;
 
  private:
   jsonl_probe probe_;
