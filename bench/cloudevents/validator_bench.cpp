@@ -136,4 +136,3 @@ BENCHMARK(batch_100);
 BENCHMARK(batch_100_compact);
 BENCHMARK(json_array_100);
 BENCHMARK(stamp_100);
-BENCHMARK_MAIN();

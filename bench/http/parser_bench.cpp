@@ -106,5 +106,3 @@ BENCHMARK(bm_write_204);
 BENCHMARK(bm_write_problem_400);
 
 }  // namespace
-
-BENCHMARK_MAIN();

@@ -159,5 +159,3 @@ void bm_ring_producer_consumer(benchmark::State& state) {
 
 BENCHMARK(bm_ring_round_trip)->Arg(1)->Arg(100);
 BENCHMARK(bm_ring_producer_consumer)->Arg(1)->Arg(100)->UseRealTime();
-
-BENCHMARK_MAIN();

@@ -77,13 +77,26 @@ error_code check_scalar(std::string_view tok, bool escapes) noexcept {
 
 namespace {
 
-// Marks a string value consumed. Left to the enclosing iteration, a string is
-// skipped with an extra look at the token after it (simdjson checks that it
-// was not a key), which costs more than this (~3% of a batch in `data`; no
-// gain measured for the top-level attributes, so only walk() does it).
+// Marks a string value consumed. Every string value the validator checks is
+// consumed or passes not_a_key() below: left to the enclosing iteration as it
+// is, simdjson 3.0.1 skips it with skip_child(), which takes a string followed
+// by ':' for a key and then only counts brackets, so `"subject":"t":}}` would
+// pass as JSON (issue 16). A consumed string leaves the ':' to the next
+// has_next_field() / has_next_element(), which refuse it. In `data` this is
+// also cheaper than the skip (~3% of a batch). Other scalars are safe to
+// leave: skip_child() steps over exactly one token for them.
 [[gnu::always_inline]] inline error_code consume_string(sj::value& v) noexcept {
   sj::raw_json_string unused;
   return v.get_raw_json_string().get(unused);
+}
+
+// A string value left unconsumed, for the enclosing iteration to skip: it must
+// not be followed by ':' (see consume_string()). A token runs to the next
+// token, so that is the byte just past it; checking it costs less than
+// consuming (one load the cache already holds), which shows on the five
+// top-level strings of every event.
+[[gnu::always_inline]] inline error_code not_a_key(std::string_view tok) noexcept {
+  return tok.data()[tok.size()] == ':' ? simdjson::TAPE_ERROR : SUCCESS;
 }
 
 // A scalar's raw token: a string needs no trimming (stage 1 ends the token at
@@ -132,12 +145,15 @@ error_code walk(sj::value& v, unsigned depth, bool escapes) noexcept {
         SIMDJSON_TRY(walk(iv, depth + 1, escapes));
       } else {
         SIMDJSON_TRY(scalar_token(itok, escapes));
+        if (itok[0] == '"') SIMDJSON_TRY(consume_string(iv));
       }
     }
     return SUCCESS;
   }
-  // A scalar left unconsumed is stepped over by the enclosing iteration.
-  return scalar_token(tok, escapes);
+  // Any other scalar left unconsumed is stepped over by the enclosing
+  // iteration; a string must not be (consume_string()).
+  SIMDJSON_TRY(scalar_token(tok, escapes));
+  return tok[0] == '"' ? consume_string(v) : SUCCESS;
 }
 
 void event_check::reset() noexcept {
@@ -209,6 +225,7 @@ error_code event_check::scan(sj::object& obj, event_ref& ev) {
     constexpr unsigned any_string = 1u << a_id | 1u << a_type | 1u << a_subject;
     if ((any_string >> a & 1u) != 0 && !escapes && tok[0] == '"' && tok[1] != '"') {
       req_[a] = problem::ok;
+      SIMDJSON_TRY(not_a_key(tok));
       continue;
     }
     SIMDJSON_TRY(a < required_count ? required(a, v, tok) : optional(a, v, tok, ev));
@@ -223,12 +240,16 @@ error_code event_check::required(unsigned i, sj::value& v, std::string_view tok)
     return SUCCESS;
   }
   std::string_view s = string_body(tok);
+  if (escapes && has_backslash(s) && (i == a_source || i == a_specversion)) {
+    SIMDJSON_TRY(v.get_string().get(s));  // unescaped, and consumed
+  } else {
+    SIMDJSON_TRY(not_a_key(tok));
+  }
   if (s.empty()) {
     req_[i] = problem::empty;
     return SUCCESS;
   }
   if (i == a_source || i == a_specversion) {
-    if (escapes && has_backslash(s)) SIMDJSON_TRY(v.get_string().get(s));
     bool good = i == a_specversion ? (s == "1.0" || s == "0.3") : valid_uri_reference(s);
     if (!good) {
       req_[i] = problem::bad_value;
@@ -269,7 +290,11 @@ error_code event_check::optional(unsigned a, sj::value& v, std::string_view tok,
     return SUCCESS;
   }
   std::string_view s = string_body(tok);
-  if (escapes && has_backslash(s)) SIMDJSON_TRY(v.get_string().get(s));
+  if (escapes && has_backslash(s)) {
+    SIMDJSON_TRY(v.get_string().get(s));  // unescaped, and consumed
+  } else {
+    SIMDJSON_TRY(not_a_key(tok));
+  }
   switch (a) {
     case a_time:
       ev.fix = time_fix::none;

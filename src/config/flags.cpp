@@ -22,11 +22,23 @@ struct flag {
   std::function<void(config&, const std::string&)> set;
 };
 
+// Upper bounds for the request limits. Body offsets are 32-bit (event_ref's
+// begin/end/at, a ring record's length) and a body's events grow by up to
+// half when stamped, so 1 GiB leaves a margin of more than two. Head offsets
+// are 32-bit too (the parser's field offsets); 16 MiB is already far past
+// any real head and bounds the buffer one connection may hold. Events per
+// request: the error index is an int32, and the handler reserves 16 bytes
+// (64 with a spool) per allowed event up front, so 1,000,000.
+constexpr std::uint64_t max_body_bytes_bound = 1ull << 30;
+constexpr std::uint64_t max_head_bytes_bound = 16ull << 20;
+constexpr std::uint64_t max_events_bound = 1000000;
+
 std::uint64_t parse_number(const std::string& flag_name, const std::string& v, bool size) {
   std::uint64_t n = 0;
   const char* first = v.data();
   const char* last = v.data() + v.size();
   auto [p, ec] = std::from_chars(first, last, n);
+  if (ec == std::errc::result_out_of_range) throw usage_error("--" + flag_name + ": \"" + v + "\" is too large");
   if (ec != std::errc() || p == first) throw usage_error("--" + flag_name + ": \"" + v + "\" is not a number");
   std::string suffix(p, last);
   std::uint64_t mul = 1;
@@ -40,6 +52,7 @@ std::uint64_t parse_number(const std::string& flag_name, const std::string& v, b
   } else {
     throw usage_error("--" + flag_name + ": unknown suffix in \"" + v + "\"" + (size ? " (use KiB, MiB or GiB)" : ""));
   }
+  if (n > UINT64_MAX / mul) throw usage_error("--" + flag_name + ": \"" + v + "\" is too large");
   return n * mul;
 }
 
@@ -183,10 +196,12 @@ std::vector<flag> table() {
                  else throw usage_error("--when-full: \"" + v + "\" is not one of wait, reject");
                }});
   t.push_back({"max-head-bytes", "TOLLGATE_MAX_HEAD_BYTES", "SIZE", "16KiB",
-               "Largest request line + headers; larger gets 431 and the connection is closed.",
+               "Largest request line + headers; larger gets 431 and the connection is closed. 256 to 16MiB.",
                [](config& c, const std::string& v) {
                  c.server.limits.max_head_bytes = parse_number("max-head-bytes", v, true);
                  if (c.server.limits.max_head_bytes < 256) throw usage_error("--max-head-bytes: at least 256");
+                 if (c.server.limits.max_head_bytes > max_head_bytes_bound)
+                   throw usage_error("--max-head-bytes: at most 16MiB, got " + v);
                }});
   t.push_back({"max-headers", "TOLLGATE_MAX_HEADERS", "N", std::to_string(d.limits.max_headers),
                "Most header fields in one request; more gets 431.",
@@ -195,16 +210,20 @@ std::vector<flag> table() {
                  if (c.server.limits.max_headers < 1) throw usage_error("--max-headers: at least 1");
                }});
   t.push_back({"max-body-bytes", "TOLLGATE_MAX_BODY_BYTES", "SIZE", "4MiB",
-               "Largest request body; a Content-Length over it gets 413 before the body is read.",
+               "Largest request body; a Content-Length over it gets 413 before the body is read. 1KiB to 1GiB.",
                [](config& c, const std::string& v) {
                  c.server.limits.max_body_bytes = parse_number("max-body-bytes", v, true);
                  if (c.server.limits.max_body_bytes < 1024) throw usage_error("--max-body-bytes: at least 1KiB");
+                 if (c.server.limits.max_body_bytes > max_body_bytes_bound)
+                   throw usage_error("--max-body-bytes: at most 1GiB, got " + v);
                }});
   t.push_back({"max-events-per-request", "TOLLGATE_MAX_EVENTS_PER_REQUEST", "N",
-               std::to_string(d.validation.max_events), "Most events in one request; more gets 413.",
+               std::to_string(d.validation.max_events), "Most events in one request; more gets 413. 1 to 1000000.",
                [](config& c, const std::string& v) {
                  c.server.validation.max_events = parse_number("max-events-per-request", v, false);
                  if (c.server.validation.max_events < 1) throw usage_error("--max-events-per-request: at least 1");
+                 if (c.server.validation.max_events > max_events_bound)
+                   throw usage_error("--max-events-per-request: at most 1000000, got " + v);
                }});
   t.push_back({"max-connections", "TOLLGATE_MAX_CONNECTIONS", "N", std::to_string(d.max_connections),
                "Open client connections per shard; more are closed as soon as they are accepted.",

@@ -3,6 +3,9 @@
 // body into a contiguous padded buffer; pausing llhttp in on_headers_complete
 // and on_message_complete turns its push callbacks into feed() events, one per
 // request, with exact byte counts so pipelined requests are served in order.
+// Every verdict is taken at a byte, never at the end of a feed() (llhttp hands
+// over a partial span there), so the same bytes split anywhere get the same
+// answer.
 #include "tollgate/http/request_parser.hpp"
 
 #include <llhttp.h>
@@ -102,7 +105,9 @@ struct request_parser::impl {
   parse_errc pending_error = parse_errc::none;  // set by a failing callback
   parse_errc error = parse_errc::none;      // sticky once ph == failed
   std::size_t head_raw = 0;                 // raw bytes consumed for this head
-  std::size_t trailer_bytes = 0;
+  bool trailers_next = false;               // paused at the last chunk: trailers follow
+  bool in_trailers = false;
+  std::size_t trailer_raw = 0;              // raw bytes consumed for the trailers
   std::size_t trailer_fields = 0;
 
   std::string head;                         // copied URL + header names/values
@@ -177,7 +182,9 @@ struct request_parser::impl {
     pending_event = event::need_more;
     pending_error = parse_errc::none;
     head_raw = 0;
-    trailer_bytes = 0;
+    trailers_next = false;
+    in_trailers = false;
+    trailer_raw = 0;
     trailer_fields = 0;
     head.clear();
     url_len = 0;
@@ -201,25 +208,20 @@ struct request_parser::impl {
   }
 
   // Trailers (after a chunked body) also arrive as header callbacks. The head
-  // views are live by then, so trailers are only counted against the head
-  // bounds, never stored.
-  int count_trailer(std::size_t n, bool new_field) {
-    trailer_bytes += n;
-    if (new_field) ++trailer_fields;
-    if (trailer_bytes > limits.max_head_bytes || trailer_fields > limits.max_headers)
-      return fail(parse_errc::head_too_large);
-    return 0;
-  }
-
+  // views are live by then, so trailers are never stored: their bytes are
+  // bounded in feed() like the head's, their fields counted here.
+  //
+  // A field counts when its name is complete (at its ':'), not at its first
+  // bytes: llhttp hands a partial name over at the end of each feed(), so a
+  // count taken there would depend on where the bytes were split (431 when
+  // split inside the name, 400 when a bad byte follows in one piece).
   static int on_header_field(llhttp_t* p, const char* at, std::size_t n) {
     impl& s = self(p);
     if (s.ph == phase::body) {
-      bool first = s.hs != hdr_state::field;
       s.hs = hdr_state::field;
-      return s.count_trailer(n, first);
+      return 0;
     }
     if (s.hs != hdr_state::field) {
-      if (s.offsets.size() >= s.limits.max_headers) return s.fail(parse_errc::head_too_large);
       s.hs = hdr_state::field;
       s.cur = {static_cast<std::uint32_t>(s.head.size()), 0, 0, 0};
     }
@@ -231,10 +233,10 @@ struct request_parser::impl {
     impl& s = self(p);
     if (s.ph == phase::body) {
       s.hs = hdr_state::value;
-      return 0;
+      return ++s.trailer_fields > s.limits.max_headers ? s.fail(parse_errc::head_too_large) : 0;
     }
+    if (s.offsets.size() >= s.limits.max_headers) return s.fail(parse_errc::head_too_large);
     if (s.hs != hdr_state::field) {  // defensive: a name llhttp never spanned
-      if (s.offsets.size() >= s.limits.max_headers) return s.fail(parse_errc::head_too_large);
       s.cur = {static_cast<std::uint32_t>(s.head.size()), 0, 0, 0};
     }
     s.cur.name_len = static_cast<std::uint32_t>(s.head.size() - s.cur.name_off);
@@ -247,7 +249,7 @@ struct request_parser::impl {
 
   static int on_header_value(llhttp_t* p, const char* at, std::size_t n) {
     impl& s = self(p);
-    if (s.ph == phase::body) return s.count_trailer(n, false);
+    if (s.ph == phase::body) return 0;
     if (!s.append_head(at, n)) return s.fail(parse_errc::head_too_large);
     return 0;
   }
@@ -292,11 +294,14 @@ struct request_parser::impl {
   }
 
   // A chunk announcing more than the body has room for fails before its data
-  // arrives (llhttp holds the chunk size in content_length here).
+  // arrives (llhttp holds the chunk size in content_length here). The last
+  // chunk pauses, so that feed() bounds the trailers from their first byte.
   static int on_chunk_header(llhttp_t* p) {
     impl& s = self(p);
     if (p->content_length > s.limits.max_body_bytes - s.body_len) return s.fail(parse_errc::body_too_large);
-    return 0;
+    if (p->content_length != 0) return 0;
+    s.trailers_next = true;
+    return HPE_PAUSED;
   }
 
   static int on_message_complete(llhttp_t* p) {
@@ -357,35 +362,43 @@ struct request_parser::impl {
   feed_result feed(std::span<const char> bytes) {
     if (ph == phase::failed) return {event::error, 0, error};
     if (ph == phase::done) clear_request();  // caller skipped next()
-    const char* data = bytes.empty() ? empty_input : bytes.data();
-    std::size_t len = bytes.size();
+    const char* const start = bytes.empty() ? empty_input : bytes.data();
+    std::size_t done = 0;  // bytes of `bytes` llhttp has taken
+    for (;;) {
+      const char* data = start + done;
+      const std::size_t rest = bytes.size() - done;
+      // Bound the request line + headers, and the trailers, by what llhttp
+      // may look at: a head (or trailer section) still incomplete when the
+      // slice is used up is too large, whatever its shape, and nothing past
+      // the bound is ever copied or scanned.
+      const bool in_head = ph == phase::idle || ph == phase::head;
+      const bool bounded = in_head || in_trailers;
+      std::size_t& raw = in_head ? head_raw : trailer_raw;
+      std::size_t slice = rest;
+      if (bounded && slice > limits.max_head_bytes - raw) slice = limits.max_head_bytes - raw;
 
-    // Bound the request line + headers by what llhttp may look at: a head
-    // still incomplete when the slice is used up is too large, whatever its
-    // shape, and nothing past the bound is ever copied or scanned.
-    bool in_head = ph == phase::idle || ph == phase::head;
-    std::size_t slice = len;
-    if (in_head) {
-      std::size_t left = limits.max_head_bytes - head_raw;
-      if (slice > left) slice = left;
+      llhttp_resume(&llp);  // no-op unless paused by the previous event
+      pending_event = event::need_more;
+      llhttp_errno_t e = llhttp_execute(&llp, data, slice);
+      if (e == HPE_OK) {
+        if (bounded) raw += slice;
+        if (bounded && slice < rest) return set_failed(parse_errc::head_too_large, done + slice);
+        return {event::need_more, done + slice, parse_errc::none};
+      }
+      const char* pos = llhttp_get_error_pos(&llp);
+      std::size_t used = (pos >= data && pos <= data + slice) ? static_cast<std::size_t>(pos - data) : 0;
+      if (e == HPE_PAUSED && trailers_next) {  // the last chunk: trailers start here
+        trailers_next = false;
+        in_trailers = true;
+        done += used;
+        continue;
+      }
+      if (e == HPE_PAUSED && pending_event != event::need_more) {
+        if (bounded) raw += used;
+        return {pending_event, done + used, parse_errc::none};
+      }
+      return set_failed(map_error(e), done + used);
     }
-
-    llhttp_resume(&llp);  // no-op unless paused by the previous event
-    pending_event = event::need_more;
-    llhttp_errno_t e = llhttp_execute(&llp, data, slice);
-    if (e == HPE_OK) {
-      if (in_head) head_raw += slice;
-      if (in_head && slice < len && (ph == phase::idle || ph == phase::head))
-        return set_failed(parse_errc::head_too_large, slice);
-      return {event::need_more, slice, parse_errc::none};
-    }
-    const char* pos = llhttp_get_error_pos(&llp);
-    std::size_t used = (pos >= data && pos <= data + slice) ? static_cast<std::size_t>(pos - data) : 0;
-    if (e == HPE_PAUSED && pending_event != event::need_more) {
-      if (in_head) head_raw += used;
-      return {pending_event, used, parse_errc::none};
-    }
-    return set_failed(map_error(e), used);
   }
 
   feed_result set_failed(parse_errc e, std::size_t used) {

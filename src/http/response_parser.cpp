@@ -67,6 +67,7 @@ struct response_parser::impl {
     llhttp_settings_init(&settings);
     settings.on_message_begin = on_message_begin;
     settings.on_header_field = on_header_field;
+    settings.on_header_field_complete = on_header_field_complete;
     settings.on_header_value = on_header_value;
     settings.on_header_value_complete = on_header_value_complete;
     settings.on_headers_complete = on_headers_complete;
@@ -110,7 +111,6 @@ struct response_parser::impl {
   static int on_header_field(llhttp_t* p, const char* at, std::size_t n) {
     impl& s = self(p);
     if (s.in_value || (s.name.empty() && !s.name_overflow)) {
-      if (++s.fields > s.limits.max_headers) return s.fail(response_errc::head_too_large);
       s.in_value = false;
       s.name.clear();
       s.name_overflow = false;
@@ -118,6 +118,14 @@ struct response_parser::impl {
     if (s.name.size() + n > max_tracked_name) s.name_overflow = true;
     else s.name.append(at, n);
     return 0;
+  }
+
+  // A field counts when its name is complete (at its ':'), not at its first
+  // bytes: llhttp hands a partial name over at the end of each feed(), so a
+  // count taken there would depend on where the bytes were split.
+  static int on_header_field_complete(llhttp_t* p) {
+    impl& s = self(p);
+    return ++s.fields > s.limits.max_headers ? s.fail(response_errc::head_too_large) : 0;
   }
 
   static int on_header_value(llhttp_t* p, const char* at, std::size_t n) {

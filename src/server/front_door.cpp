@@ -33,6 +33,9 @@ front_door::~front_door() {
 }
 
 void front_door::start() {
+  // Deadlines of connections accepted in the loop's first iteration count
+  // from now, not from 0 (which the first tick would take as long past).
+  now_ = monotonic_ms();
   buffers_ = std::make_unique<reactor::buffer_ring>(ring_, recv_group, opts_.recv_buffers, opts_.recv_buffer_bytes);
   arm_accept();
 }

@@ -74,3 +74,33 @@ TEST_CASE("help names every flag with its environment variable") {
     CHECK_MESSAGE(h.find(e) != std::string::npos, e);
   }
 }
+
+TEST_CASE("a size whose multiplication overflows is refused, not wrapped (issue 16)") {
+  // 2^54 GiB is 2^84 bytes: it would wrap to 0 in 64 bits.
+  CHECK_THROWS_WITH_AS(parse({"--buffer-bytes", "18014398509481984GiB"}), doctest::Contains("too large"),
+                       config::usage_error);
+  CHECK_THROWS_WITH_AS(parse({"--max-body-bytes", "17179869184GiB"}), doctest::Contains("--max-body-bytes"),
+                       config::usage_error);
+  CHECK_THROWS_WITH_AS(parse({"--max-body-bytes", "99999999999999999999999"}), doctest::Contains("too large"),
+                       config::usage_error);
+  CHECK_THROWS_WITH_AS(parse({"--shards", "99999999999999999999999"}), doctest::Contains("--shards"),
+                       config::usage_error);
+}
+
+TEST_CASE("request limits have upper bounds that fit 32-bit offsets, named with the flag (issue 16)") {
+  const auto at = parse({"--max-body-bytes", "1GiB", "--buffer-bytes", "2GiB", "--max-head-bytes", "16MiB",
+                         "--max-events-per-request", "1000000"});
+  CHECK(at.server.limits.max_body_bytes == 1u << 30);
+  CHECK(at.server.limits.max_head_bytes == 16u << 20);
+  CHECK(at.server.validation.max_events == 1000000);
+  CHECK_THROWS_WITH_AS(parse({"--max-body-bytes", "1025MiB", "--buffer-bytes", "4GiB"}),
+                       doctest::Contains("--max-body-bytes: at most 1GiB"), config::usage_error);
+  CHECK_THROWS_WITH_AS(parse({"--max-body-bytes", "4GiB", "--buffer-bytes", "16GiB"}),
+                       doctest::Contains("--max-body-bytes: at most 1GiB"), config::usage_error);
+  CHECK_THROWS_WITH_AS(parse({"--max-head-bytes", "16385KiB"}), doctest::Contains("--max-head-bytes: at most 16MiB"),
+                       config::usage_error);
+  CHECK_THROWS_WITH_AS(parse({"--max-events-per-request", "1000001"}),
+                       doctest::Contains("--max-events-per-request: at most 1000000"), config::usage_error);
+  CHECK_THROWS_WITH_AS(parse({"--max-events-per-request", "4294967297"}),
+                       doctest::Contains("--max-events-per-request: at most"), config::usage_error);
+}

@@ -82,6 +82,10 @@ def test_bad_flags_exit_2():
         ["--buffer-bytes", "4096", "--max-body-bytes", "4096"],  # ring under twice the body bound
         ["--listen", "no-port-here"],
         ["--listen", "127.0.0.1:0", "--upstream", "file:/nonexistent-dir/x/out.jsonl"],
+        ["--buffer-bytes", "18014398509481984GiB"],  # the multiplication would wrap (issue 16)
+        ["--max-body-bytes", "2GiB", "--buffer-bytes", "8GiB"],  # over the 32-bit offsets' bound
+        ["--max-head-bytes", "32MiB"],
+        ["--max-events-per-request", "4294967297"],
     ]
     for args in cases:
         r = run(args)
@@ -89,6 +93,13 @@ def test_bad_flags_exit_2():
         assert r.stderr.strip(), "%r: nothing said on stderr" % args
         assert b"listening" not in r.stderr, args
         assert b"Sanitizer" not in r.stderr and b"runtime error" not in r.stderr, r.stderr
+    # The bounds are named with their flag.
+    for args, words in [(["--max-body-bytes", "2GiB", "--buffer-bytes", "8GiB"], b"--max-body-bytes: at most 1GiB"),
+                        (["--max-head-bytes", "32MiB"], b"--max-head-bytes: at most 16MiB"),
+                        (["--max-events-per-request", "2000000"], b"--max-events-per-request: at most 1000000"),
+                        (["--buffer-bytes", "18014398509481984GiB"], b"--buffer-bytes: \"18014398509481984GiB\" is too large")]:
+        r = run(args)
+        assert r.returncode == 2 and words in r.stderr, (args, r.returncode, r.stderr)
     # A bad value in the environment is a usage error too.
     r = run(["--listen", "127.0.0.1:0"], env={"TOLLGATE_SHARDS": "many"})
     assert r.returncode == 2, r

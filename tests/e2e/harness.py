@@ -6,8 +6,9 @@ port from the "listening" log line, talks to it over raw sockets, stops it with
 SIGTERM and checks the exit status. Every wait is bounded; a gateway still running
 when a test fails is killed. A test file calls run_tests(globals()) at the end:
 functions named test_* run in order, failures are printed with their traceback,
-and the exit status is 0 (all passed), 1 (a failure) or 77 (skipped: io_uring is
-unavailable on this host, so the gateway exits 3).
+and the exit status is 1 when any test failed, else 77 when any was skipped
+(io_uring is unavailable on this host, so the gateway exits 3), else 0. A skip
+never hides a failure: the remaining tests still run after one.
 """
 import calendar
 import json
@@ -486,6 +487,7 @@ def run_tests(scope):
     tests = [(n, f) for n, f in scope.items() if n.startswith("test_") and callable(f)]
     only = sys.argv[1:]
     failed = 0
+    skipped = 0
     for name, fn in tests:
         if only and name not in only:
             continue
@@ -493,12 +495,24 @@ def run_tests(scope):
         try:
             fn()
         except Skip as e:
-            print("SKIP %s: %s" % (name, e))
-            sys.exit(77)
+            skipped += 1
+            print("SKIP %s: %s" % (name, e), flush=True)
+            continue
         except BaseException:  # noqa: BLE001 - every failure is reported
             failed += 1
             print("FAIL %s (%.2fs)\n%s" % (name, time.monotonic() - t0, traceback.format_exc()), flush=True)
             continue
         print("ok   %s (%.2fs)" % (name, time.monotonic() - t0), flush=True)
-    print("%d failed" % failed if failed else "all passed")
-    sys.exit(1 if failed else 0)
+    sys.exit(exit_status(failed, skipped))
+
+
+def exit_status(failed, skipped):
+    """Prints the summary line; returns 1 (a failure), 77 (skips, no failure) or 0."""
+    if failed:
+        print("%d failed, %d skipped" % (failed, skipped))
+        return 1
+    if skipped:
+        print("%d skipped, none failed" % skipped)
+        return 77
+    print("all passed")
+    return 0

@@ -307,3 +307,39 @@ TEST_CASE("a moved response parser keeps working") {
   CHECK(r.ev == response_event::response_complete);
   CHECK(b.current().body == "hi");
 }
+
+namespace {
+
+// The error (none when the bytes parse) after feeding `wire` in two pieces.
+response_errc error_when_split(std::string_view wire, std::size_t cut, const response_limits& lim) {
+  response_parser p(lim);
+  for (std::string_view piece : {wire.substr(0, cut), wire.substr(cut)}) {
+    while (true) {
+      const response_feed_result r = p.feed(as_span(piece));
+      if (r.ev == response_event::error) return r.error;
+      piece.remove_prefix(r.consumed);
+      if (r.ev == response_event::response_complete) p.next();
+      if (r.ev == response_event::need_more) break;
+    }
+  }
+  return response_errc::none;
+}
+
+}  // namespace
+
+TEST_CASE("response parser judges a header count at the name's colon, whatever the split (issue 16)") {
+  response_limits lim;
+  lim.max_headers = 2;
+  // Found by tests/fuzz (corpus/response_parser/regress-count-in-split-name):
+  // a third name without a colon is malformed, also when a feed ends inside it.
+  const std::string_view bad = "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nCcc\r\n\r\n";
+  const std::string_view over = "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nContent-Length: 0\r\n\r\n";
+  for (std::size_t cut = 0; cut <= bad.size(); ++cut) {
+    CAPTURE(cut);
+    CHECK(error_when_split(bad, cut, lim) == response_errc::malformed);
+  }
+  for (std::size_t cut = 0; cut <= over.size(); ++cut) {
+    CAPTURE(cut);
+    CHECK(error_when_split(over, cut, lim) == response_errc::head_too_large);
+  }
+}

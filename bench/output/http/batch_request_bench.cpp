@@ -114,5 +114,3 @@ void bm_build_batch_request(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(bm_build_batch_request);
-
-BENCHMARK_MAIN();
