@@ -110,6 +110,10 @@ def test_out_of_descriptors_costs_bounded_cpu_and_log_and_service_resumes():
     clients = 400
     assert raise_own_nofile(clients + 64), "the test itself needs %d descriptors" % (clients + 64)
     with Limited(200, "--shards", "2", "--idle-timeout-ms", "60000") as g:
+        # One request first: UBSan's first check of a virtual call's dynamic
+        # type needs a pipe, which it cannot get at the descriptor limit (a
+        # false "invalid vptr"); after it the type is cached.
+        assert _healthy(g)
         cpu0 = cpu_seconds(g.proc.pid)
         socks = open_clients(g.port, clients)
         try:
@@ -183,7 +187,7 @@ def test_pipelining_without_reading_has_bounded_memory_that_comes_back():
         finally:
             for e in socks:
                 e[0].close()
-        wait_for(lambda: metric(g.metrics(), "tollgate_connections_open", shard="0") <= 1, timeout=15,
+        wait_for(lambda: metric(g.metrics(), "tollgate_connections_open", shard="0") <= 1, timeout=30,
                  what="flood connections closed")
         time.sleep(0.5)  # whatever tollgate still does with what it took shows in the peak
         peak = status_kib(pid, "VmHWM")
