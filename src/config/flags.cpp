@@ -228,6 +228,13 @@ std::vector<flag> table() {
   t.push_back({"max-connections", "TOLLGATE_MAX_CONNECTIONS", "N", std::to_string(d.max_connections),
                "Open client connections per shard; more are closed as soon as they are accepted.",
                number("max-connections", &server::options::max_connections, false, 1, 1u << 24)});
+  t.push_back({"max-output-bytes-total", "TOLLGATE_MAX_OUTPUT_BYTES_TOTAL", "SIZE", "64MiB",
+               "Unsent responses, and pipelined requests held behind them, over all of a shard's connections "
+               "(clients pipelining without reading). Past it, connections with unsent responses are not read "
+               "until those drain, and one that keeps sending is closed after the answers it is owed. Each "
+               "connection holds at most 64KiB of responses and 256KiB of requests.",
+               number("max-output-bytes-total", &server::options::max_output_bytes_total, true, 64 * 1024,
+                      1ull << 40)});
   t.push_back({"header-timeout-ms", "TOLLGATE_HEADER_TIMEOUT_MS", "MS", std::to_string(d.header_timeout_ms),
                "Time from a request's first byte to the end of its headers; then 408 and close.",
                number("header-timeout-ms", &server::options::header_timeout_ms, false, 1, 3600000)});

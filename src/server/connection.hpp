@@ -33,6 +33,10 @@ struct connection {
   std::string out_sending;
   std::size_t sent = 0;
 
+  std::size_t accounted = 0;    // buffered() as last counted in the shard's total
+  bool output_paused = false;   // not read because of unsent output (counted once per pause)
+  bool overflowed = false;      // sent more than max_stash_bytes ahead: answered what it is owed, then closed
+
   bool recv_armed = false;      // a multishot recv is outstanding
   bool recv_cancelling = false; // we asked the kernel to cancel it
   bool send_inflight = false;
@@ -45,6 +49,10 @@ struct connection {
   std::unique_ptr<parked_state> kept;  // the handler's state of the parked request
   bool awaiting_ack = false;    // --ack upstream / durable: admitted, answer once acknowledged
   std::uint64_t ack_position = 0;
+  std::uint64_t ack_ring_begin = 0;  // the request's ring range (end 0: not in the ring)
+  std::uint64_t ack_ring_end = 0;
+  bool ack_refused = false;          // the output refused some of them: 502, not the status below
+  std::string ack_refused_detail;
   ack_wait ack_for = ack_wait::ring_released;
   std::uint64_t ack_since = 0;
   int ack_status = 0;
@@ -59,6 +67,10 @@ struct connection {
   int deadline_kind = 0;          // which one (see front_door.cpp)
 
   bool has_stash() const { return stash_off < stash.size(); }
+  // Response bytes not yet handed to the kernel or not yet sent by it.
+  std::size_t unsent() const { return out_pending.size() + (out_sending.size() - sent); }
+  // What the shard holds for this client: unsent responses and held input.
+  std::size_t buffered() const { return unsent() + (stash.size() - stash_off); }
 };
 
 }  // namespace tg::server

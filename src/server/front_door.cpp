@@ -3,6 +3,7 @@
 // requests that wait for ring space or an acknowledgement.
 #include "front_door.hpp"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -20,16 +21,23 @@ namespace tg::server {
 namespace {
 constexpr std::uint16_t recv_group = 1;
 constexpr unsigned stop_linger_ms = 200;
+// Connections accepted and closed per shed (out of descriptors): bounded
+// work per pause, which is what keeps the shard from spinning.
+constexpr unsigned shed_max = 256;
+// Capacity a warm connection's output buffers keep for the next client.
+constexpr std::size_t warm_buffer_bytes = 16 * 1024;
 }  // namespace
 
 front_door::front_door(unsigned index, const options& opts, int listen_fd, reactor::uring& ring,
                        ring::event_ring& events, probe& counters, process_state& process,
-                       std::unique_ptr<request_handler> handler, spool::driver* spool)
+                       std::unique_ptr<request_handler> handler, spool::driver* spool,
+                       const output::shard_output* output)
     : index_(index), opts_(opts), listen_fd_(listen_fd), ring_(ring), events_(events), counters_(counters),
-      process_(process), handle_(std::move(handler)), spool_(spool) {}
+      process_(process), handle_(std::move(handler)), spool_(spool), output_(output) {}
 
 front_door::~front_door() {
   if (listen_fd_ >= 0) ::close(listen_fd_);
+  if (reserve_fd_ >= 0) ::close(reserve_fd_);
 }
 
 void front_door::start() {
@@ -37,12 +45,15 @@ void front_door::start() {
   // from now, not from 0 (which the first tick would take as long past).
   now_ = monotonic_ms();
   buffers_ = std::make_unique<reactor::buffer_ring>(ring_, recv_group, opts_.recv_buffers, opts_.recv_buffer_bytes);
+  reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   arm_accept();
 }
 
 void front_door::close() {
   if (listen_fd_ >= 0) ::close(listen_fd_);
   listen_fd_ = -1;
+  if (reserve_fd_ >= 0) ::close(reserve_fd_);
+  reserve_fd_ = -1;
   // The kernel must be done with every buffer before they are freed: the
   // buffer ring goes before the io_uring does.
   buffers_.reset();
@@ -111,9 +122,7 @@ void front_door::cancel_recv(connection& c, std::uint32_t slot) {
 void front_door::on_accept(const io_uring_cqe& cqe) {
   if ((cqe.flags & IORING_CQE_F_MORE) == 0) accepting_ = false;
   if (cqe.res < 0) {
-    if (cqe.res != -ECANCELED && !draining_) {
-      log::warn("accept failed", {{"shard", index_}, {"error", std::strerror(-cqe.res)}});
-    }
+    if (cqe.res != -ECANCELED && !draining_) on_accept_error(-cqe.res);
   } else {
     const int fd = cqe.res;
     if (draining_ || open_ >= opts_.max_connections) {
@@ -140,7 +149,52 @@ void front_door::on_accept(const io_uring_cqe& cqe) {
       arm_recv(c, slot);
     }
   }
-  if (!accepting_ && !draining_) arm_accept();
+  if (!accepting_ && !draining_ && !accept_backoff_.paused()) arm_accept();
+}
+
+// A failed accept ends the multishot accept. Re-armed at once, one that fails
+// for want of descriptors or memory fails again at once: the shard would spin
+// and log without end. So it pauses (tick() re-arms), what waits in the
+// backlog is closed rather than left hanging, and the log says it once per
+// interval, with the count.
+void front_door::on_accept_error(int err) {
+  counters_.count(classify_accept_error(err));
+  const accept_backoff::decision d = accept_backoff_.failed(err, now_);
+  if (d.shed && !accepting_) shed_backlog();
+  if (d.log) log_accept_errors();
+}
+
+void front_door::log_accept_errors() {
+  const std::uint64_t n = accept_backoff_.take_unlogged(now_);
+  const int err = accept_backoff_.last_error();
+  log::warn("accept failed", {{"shard", index_},
+                              {"error", std::strerror(err)},
+                              {"count", static_cast<unsigned long long>(n)},
+                              {"paused_ms", accept_backoff_.paused() ? accept_backoff_.pause_ms() : 0u}});
+}
+
+// Out of descriptors: the reserve descriptor goes, and the connections that
+// wait in the backlog are accepted with it and closed, so their clients see
+// a close now instead of hanging until a descriptor frees up. No io_uring
+// accept is in flight on the listener (the failure ended it), so it is safe
+// to make it non-blocking for the duration.
+void front_door::shed_backlog() {
+  if (reserve_fd_ < 0 || listen_fd_ < 0) return;
+  ::close(reserve_fd_);
+  reserve_fd_ = -1;
+  const int fl = ::fcntl(listen_fd_, F_GETFL);
+  if (fl >= 0 && ::fcntl(listen_fd_, F_SETFL, fl | O_NONBLOCK) == 0) {
+    unsigned n = 0;
+    while (n < shed_max) {
+      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) break;  // the backlog is empty, or another thread took the descriptor
+      ::close(fd);
+      ++n;
+    }
+    ::fcntl(listen_fd_, F_SETFL, fl);
+    counters_.connections_shed.add(n);
+  }
+  reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);  // -1 while still out: tried again next time
 }
 
 void front_door::on_recv(const io_uring_cqe& cqe, std::uint32_t slot) {
@@ -182,12 +236,27 @@ void front_door::on_recv(const io_uring_cqe& cqe, std::uint32_t slot) {
 void front_door::receive(connection& c, std::uint32_t slot, const char* data, std::size_t len) {
   if (c.lingering || c.close_after_send) return;  // a final response is queued: discard
   if (c.has_stash() || !wants_input(c)) {
+    // Held until the connection takes input again. The recv is cancelled by
+    // then, but what the kernel delivered before that still comes: bounded.
+    if (c.stash_off > 0) {
+      c.stash.erase(0, c.stash_off);
+      c.stash_off = 0;
+    }
+    // Past the shard's total, a connection that is not read gets nothing
+    // held for it: its pipelined input is what the bound is for.
+    if (c.stash.size() + len > opts_.max_stash_bytes || output_total_ >= opts_.max_output_bytes_total) {
+      overflow(c, slot);
+      return;
+    }
     c.stash.append(data, len);
     drain_stash(c, slot);
     return;
   }
   const std::size_t used = parse(c, slot, data, len);
-  if (used < len && !c.close_after_send && !c.lingering) c.stash.append(data + used, len - used);
+  if (used < len && !c.close_after_send && !c.lingering) {
+    c.stash.append(data + used, len - used);
+    account(c);
+  }
 }
 
 // Feeds the parser while the connection wants input; returns the bytes used.
@@ -221,6 +290,20 @@ std::size_t front_door::parse(connection& c, std::uint32_t slot, const char* dat
   return off;
 }
 
+// The client sent more than max_stash_bytes past what it has not read (or
+// anything while the shard is over its total): it is answered what it is
+// owed, its further input dropped, and the connection not read (TCP pushes
+// back) until those answers are sent; then it closes.
+void front_door::overflow(connection& c, std::uint32_t slot) {
+  counters_.stash_overflows.add();
+  c.overflowed = true;
+  c.close_after_send = true;
+  c.stash.clear();
+  c.stash.shrink_to_fit();
+  c.stash_off = 0;
+  mark_dirty(slot);
+}
+
 // Parses the stash (input that arrived while the parser could not take it),
 // as far as the connection takes input. The stash is moved out while it is
 // parsed: a refusal clears the connection's buffers meanwhile.
@@ -236,9 +319,9 @@ void front_door::drain_stash(connection& c, std::uint32_t slot) {
     if (keep) {
       c.stash.swap(pending);
       c.stash_off = off;
-    } else if (c.stash.empty()) {
+    } else if (c.stash.empty() && pending.capacity() <= warm_buffer_bytes) {
       pending.clear();
-      c.stash.swap(pending);  // keep the capacity
+      c.stash.swap(pending);  // keep a small buffer's capacity
     }
     if (used == 0) break;
   }
@@ -246,6 +329,7 @@ void front_door::drain_stash(connection& c, std::uint32_t slot) {
     c.stash.clear();
     c.stash_off = 0;
   }
+  account(c);
 }
 
 void front_door::finish_request(connection& c, std::uint32_t slot) {
@@ -288,6 +372,9 @@ void front_door::finish_request(connection& c, std::uint32_t slot) {
     // is read meanwhile, so responses stay in order.
     c.awaiting_ack = true;
     c.ack_position = ctx.ack_position;
+    c.ack_ring_begin = ctx.ack_ring_begin;
+    c.ack_ring_end = ctx.ack_ring_end;
+    c.ack_refused = false;
     c.ack_for = ctx.wait;
     c.ack_status = ctx.ack_status;
     c.ack_since = now_;
@@ -324,14 +411,27 @@ bool front_door::ack_reached(const connection& c) const {
   return false;
 }
 
+// Once the ring released the request's events, whether the output refused
+// any of them (it keeps that only until its next poll: asked every poll).
+void front_door::note_ring_refusals(connection& c) {
+  if (c.ack_ring_end == 0 || events_.read_begin() < c.ack_ring_end) return;
+  if (output_ != nullptr) {
+    if (const auto r = output_->rejected(c.ack_ring_begin, c.ack_ring_end)) {
+      c.ack_refused = true;
+      c.ack_refused_detail = upstream_refused_detail(r->events, r->status, r->detail);
+    }
+  }
+  c.ack_ring_end = 0;  // looked at
+}
+
 void front_door::answer_waiter(connection& c, std::uint32_t slot, endpoint ep, int status) {
   http::write_empty(c.out_pending, status, c.ack_conn);
   counters_.count_request(ep, status);
   (void)slot;
 }
 
-void front_door::refuse_waiter(connection& c, std::uint32_t slot, endpoint ep, refusal r) {
-  write_refusal(c.out_pending, r, c.ack_conn);
+void front_door::refuse_waiter(connection& c, std::uint32_t slot, endpoint ep, refusal r, std::string_view detail) {
+  write_refusal(c.out_pending, r, c.ack_conn, detail);
   counters_.count(r);
   counters_.count_request(ep, describe(r).status);
   (void)slot;
@@ -347,8 +447,10 @@ void front_door::check_acks() {
     connection& c = *conns_[slot];
     if (!c.in_use || !c.awaiting_ack || c.closing) continue;
     const auto ep = c.ack_status == 202 ? endpoint::ingest_v3 : endpoint::ingest_v1;
+    note_ring_refusals(c);
     if (ack_reached(c)) {
-      answer_waiter(c, slot, ep, c.ack_status);
+      if (c.ack_refused) refuse_waiter(c, slot, ep, refusal::upstream_refused, c.ack_refused_detail);
+      else answer_waiter(c, slot, ep, c.ack_status);
     } else if (c.ack_for == ack_wait::spool_synced && spool_->failing() && spool_->written_seq() < c.ack_position) {
       refuse_waiter(c, slot, ep, refusal::spool_write_failed);
     } else if (now_ - c.ack_since >= opts_.ack_timeout_ms || (draining_ && now_ >= drain_deadline_)) {
@@ -358,6 +460,9 @@ void front_door::check_acks() {
       continue;
     }
     c.awaiting_ack = false;
+    c.ack_refused = false;
+    c.ack_ring_end = 0;
+    if (!c.ack_refused_detail.empty()) std::string().swap(c.ack_refused_detail);
     if (c.ack_conn != http::connection::close) set_deadline(c, dl_idle, opts_.idle_timeout_ms);
     drain_stash(c, slot);
     mark_dirty(slot);
@@ -366,8 +471,15 @@ void front_door::check_acks() {
 }
 
 bool front_door::wants_input(const connection& c) const {
-  return !c.parked && !c.awaiting_ack && !c.close_after_send && !c.lingering && !c.closing &&
-         c.out_pending.size() < opts_.max_output_bytes;
+  return !c.parked && !c.awaiting_ack && !c.close_after_send && !c.lingering && !c.closing && !output_blocked(c);
+}
+
+// Too much unsent output to parse another request: the connection's own
+// bound, or the shard's (which only stops connections that hold some, so a
+// connection with none can always be answered).
+bool front_door::output_blocked(const connection& c) const noexcept {
+  const std::size_t u = c.unsent();
+  return u >= opts_.max_output_bytes || (u > 0 && output_total_ >= opts_.max_output_bytes_total);
 }
 
 // End of an iteration: start a send if there is output, and make the recv
@@ -398,7 +510,15 @@ void front_door::flush(std::uint32_t slot) {
 
 void front_door::update_reading(connection& c, std::uint32_t slot) {
   if (c.closing) return;
-  const bool want = !c.peer_closed && (wants_input(c) || c.lingering || c.close_after_send);
+  const bool blocked = output_blocked(c);
+  if (blocked != c.output_paused) {
+    c.output_paused = blocked;
+    if (blocked) counters_.output_pauses.add();
+  }
+  // A final response queued: read on and discard (the client sees the
+  // answer, not a reset), except after an overflow until the answers are out.
+  const bool discard = c.lingering || (c.close_after_send && !c.overflowed);
+  const bool want = !c.peer_closed && (wants_input(c) || discard);
   if (want && !c.recv_armed) arm_recv(c, slot);
   else if (!want && c.recv_armed) cancel_recv(c, slot);
 }
@@ -412,6 +532,7 @@ void front_door::on_send(const io_uring_cqe& cqe, std::uint32_t slot) {
   }
   counters_.bytes_sent.add(static_cast<std::uint64_t>(cqe.res));
   c.sent += static_cast<std::size_t>(cqe.res);
+  account(c);
   if (c.closing) {
     maybe_release(c, slot);
     return;
@@ -425,6 +546,9 @@ void front_door::on_send(const io_uring_cqe& cqe, std::uint32_t slot) {
   }
   c.out_sending.clear();
   c.sent = 0;
+  // A buffer that a burst of pipelined answers grew goes back to the
+  // allocator; ordinary answers never grow one this far.
+  if (c.out_sending.capacity() > warm_buffer_bytes) std::string().swap(c.out_sending);
   // Output drained below the bound: input that waited may go on.
   if (c.has_stash()) drain_stash(c, slot);
   mark_dirty(slot);
@@ -438,6 +562,7 @@ void front_door::start_linger(connection& c) {
   c.lingering = true;
   c.stash.clear();
   c.stash_off = 0;
+  account(c);
   // While stopping, a client that keeps its end open must not hold shutdown
   // for the whole linger period.
   set_deadline(c, dl_linger, draining_ ? std::min(opts_.linger_ms, stop_linger_ms) : opts_.linger_ms);
@@ -458,18 +583,29 @@ void front_door::maybe_release(connection& c, std::uint32_t slot) {
   c.fd = -1;
   c.in_use = false;
   c.gen = (c.gen + 1) & reactor::generation_mask;
-  c.parser.reset();
+  // The slot's buffers go back to a bounded pool: the first warm_connections
+  // free slots keep small ones for the next clients, the others free all
+  // (after a burst of connections, memory is returned).
+  const bool warm = free_slots_.size() < opts_.warm_connections;
+  if (warm) c.parser.reset();
+  else c.parser = http::request_parser(opts_.limits);
   c.stash.clear();
   c.stash.shrink_to_fit();
   c.stash_off = 0;
   c.out_pending.clear();
   c.out_sending.clear();
-  if (c.out_pending.capacity() > 65536) c.out_pending.shrink_to_fit();
-  if (c.out_sending.capacity() > 65536) c.out_sending.shrink_to_fit();
+  const std::size_t keep = warm ? warm_buffer_bytes : 0;
+  if (c.out_pending.capacity() > keep) std::string().swap(c.out_pending);
+  if (c.out_sending.capacity() > keep) std::string().swap(c.out_sending);
   c.sent = 0;
+  account(c);
   c.kept.reset();
+  std::string().swap(c.ack_refused_detail);
+  c.ack_refused = false;
+  c.ack_ring_end = 0;
   c.recv_cancelling = c.send_inflight = c.parked = c.head_done = c.awaiting_ack = false;
   c.close_after_send = c.peer_closed = c.lingering = c.closing = false;
+  c.output_paused = c.overflowed = false;
   set_deadline(c, dl_none, 0);
   free_slots_.push_back(slot);
   --open_;
@@ -485,6 +621,9 @@ void front_door::tick(std::uint64_t now_ms) {
   now_ = now_ms;
   if (!parked_slots_.empty()) retry_parked();  // admit timeouts, injected delays
   if (!draining_ && process_.stopping.load(std::memory_order_acquire)) begin_drain();
+  // Accepting again after a pause: descriptors may have been freed since.
+  if (accept_backoff_.resume(now_) && !draining_ && !accepting_) arm_accept();
+  if (accept_backoff_.log_due(now_)) log_accept_errors();
   const bool force = draining_ && now_ >= drain_deadline_;
   for (std::uint32_t slot = 0; slot < conns_.size(); ++slot) {
     connection& c = *conns_[slot];

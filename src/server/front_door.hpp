@@ -10,7 +10,11 @@
 // parked connection's multishot recv is cancelled, so the client's TCP window
 // fills up instead of our memory. Parked requests are retried as soon as the
 // output freed ring space (or the spool made room); after admit_timeout_ms
-// the handler answers 503 + Retry-After.
+// the handler answers 503 + Retry-After. Unsent responses are bounded the
+// same way, per connection and per shard (a client pipelining without
+// reading), and so is the input held while a connection is not read.
+// Out of descriptors, accepting pauses (accept_backoff.hpp) and what waits
+// in the backlog is accepted with a reserve descriptor and closed.
 // Lives on its shard's thread; touched by nothing else.
 #pragma once
 
@@ -19,7 +23,9 @@
 #include <string_view>
 #include <vector>
 
+#include "accept_backoff.hpp"
 #include "connection.hpp"
+#include "tollgate/output/output.hpp"
 #include "tollgate/reactor/component.hpp"
 #include "tollgate/reactor/uring.hpp"
 #include "tollgate/ring/event_ring.hpp"
@@ -35,10 +41,11 @@ namespace tg::server {
 class front_door final : public reactor::component {
  public:
   // `spool`: the shard's spool driver, or null (acknowledgements and
-  // admission progress come from it when set).
+  // admission progress come from it when set). `output`: the shard's output,
+  // or null (asked whether --ack upstream requests' events were refused).
   front_door(unsigned index, const options& opts, int listen_fd, reactor::uring& ring, ring::event_ring& events,
              probe& counters, process_state& process, std::unique_ptr<request_handler> handler,
-             spool::driver* spool);
+             spool::driver* spool, const output::shard_output* output);
   ~front_door() override;
   front_door(const front_door&) = delete;
   front_door& operator=(const front_door&) = delete;
@@ -68,6 +75,9 @@ class front_door final : public reactor::component {
   void arm_recv(connection& c, std::uint32_t slot);
   void cancel_recv(connection& c, std::uint32_t slot);
   void on_accept(const io_uring_cqe& cqe);
+  void on_accept_error(int err);
+  void shed_backlog();
+  void log_accept_errors();
   void on_recv(const io_uring_cqe& cqe, std::uint32_t slot);
   void on_send(const io_uring_cqe& cqe, std::uint32_t slot);
   void begin_drain();
@@ -76,14 +86,26 @@ class front_door final : public reactor::component {
   bool worth_retry(const connection& c) const;
   std::uint64_t progress() const;
   bool ack_reached(const connection& c) const;
+  void note_ring_refusals(connection& c);
   void receive(connection& c, std::uint32_t slot, const char* data, std::size_t len);
   std::size_t parse(connection& c, std::uint32_t slot, const char* data, std::size_t len);
   void drain_stash(connection& c, std::uint32_t slot);
   void finish_request(connection& c, std::uint32_t slot);
   void refuse(connection& c, std::uint32_t slot, refusal r);
   void answer_waiter(connection& c, std::uint32_t slot, endpoint ep, int status);
-  void refuse_waiter(connection& c, std::uint32_t slot, endpoint ep, refusal r);
-  void mark_dirty(std::uint32_t slot) { dirty_.push_back(slot); }
+  void refuse_waiter(connection& c, std::uint32_t slot, endpoint ep, refusal r, std::string_view detail = {});
+  void mark_dirty(std::uint32_t slot) {
+    account(*conns_[slot]);
+    dirty_.push_back(slot);
+  }
+  // Brings the shard's total of buffered bytes up to date with `c`'s.
+  void account(connection& c) noexcept {
+    const std::size_t u = c.buffered();
+    output_total_ = output_total_ - c.accounted + u;
+    c.accounted = u;
+  }
+  bool output_blocked(const connection& c) const noexcept;
+  void overflow(connection& c, std::uint32_t slot);
   void flush(std::uint32_t slot);
   void update_reading(connection& c, std::uint32_t slot);
   void start_linger(connection& c);
@@ -102,6 +124,7 @@ class front_door final : public reactor::component {
   process_state& process_;
   std::unique_ptr<request_handler> handle_;
   spool::driver* spool_;
+  const output::shard_output* output_;
 
   std::unique_ptr<reactor::buffer_ring> buffers_;
   std::vector<std::unique_ptr<connection>> conns_;  // slot = index
@@ -111,7 +134,10 @@ class front_door final : public reactor::component {
   std::vector<std::uint32_t> parked_slots_;  // slots whose complete request waits (ring space, a delay)
   std::uint64_t parked_tried_at_ = 0;        // progress() when parked requests were last retried
   std::size_t open_ = 0;
+  std::size_t output_total_ = 0;             // buffered() over every connection
   bool accepting_ = false;
+  accept_backoff accept_backoff_{{}};
+  int reserve_fd_ = -1;                      // given up to accept-and-close when out of descriptors
   bool draining_ = false;
   std::uint64_t drain_deadline_ = 0;
   std::uint64_t now_ = 0;

@@ -179,6 +179,7 @@ outcome ingest_handler::admit_ring(const http::request& req, cloudevents::api ve
   // Stamp events without a time with one receipt time for the whole request.
   char now[rfc3339_millis_len];
   const std::string_view stamp_time = receipt_time(events_, now);
+  const std::uint64_t ring_begin = ring_.committed_end();
   std::size_t bytes = 0;
   for (const cloudevents::event_ref& ev : events_) {
     const std::size_t n = cloudevents::stamped_size(ev);
@@ -196,6 +197,10 @@ outcome ingest_handler::admit_ring(const http::request& req, cloudevents::api ve
   counters_.events_accepted.add(events_.size());
   counters_.event_bytes_accepted.add(bytes);
   const bool wait = opts_.ack == ack_mode::upstream && !events_.empty();
+  if (wait) {
+    ctx.ack_ring_begin = ring_begin;
+    ctx.ack_ring_end = ring_.committed_end();
+  }
   return admitted(version, wait ? ring_.committed_end() : 0, ack_wait::ring_released, conn, out, ctx);
 }
 
@@ -251,6 +256,7 @@ outcome ingest_handler::admit_spooled(const http::request& req, cloudevents::api
   char now[rfc3339_millis_len];
   const std::string_view stamp_time = receipt_time(events_, now);
   payloads_.clear();
+  const std::uint64_t ring_begin = ring_.committed_end();
   bool in_ring = spool_->ring_in_sync();
   if (in_ring) {
     for (const cloudevents::event_ref& ev : events_) {
@@ -285,7 +291,16 @@ outcome ingest_handler::admit_spooled(const http::request& req, cloudevents::api
   counters_.events_accepted.add(events_.size());
   counters_.event_bytes_accepted.add(stamped_total);
   if (opts_.ack == ack_mode::durable) return admitted(version, *last, ack_wait::spool_synced, conn, out, ctx);
-  if (opts_.ack == ack_mode::upstream) return admitted(version, *last, ack_wait::spool_delivered, conn, out, ctx);
+  if (opts_.ack == ack_mode::upstream) {
+    // Events that went to disk only come back into the ring later, at
+    // positions not known here: only a request the ring took is checked
+    // for refusals (src/server/README.md, "Acknowledgements that wait").
+    if (in_ring) {
+      ctx.ack_ring_begin = ring_begin;
+      ctx.ack_ring_end = ring_.committed_end();
+    }
+    return admitted(version, *last, ack_wait::spool_delivered, conn, out, ctx);
+  }
   return admitted(version, 0, ack_wait::spool_synced, conn, out, ctx);
 }
 

@@ -25,6 +25,17 @@ const char* endpoint_label(endpoint e) noexcept {
   return "other";
 }
 
+const char* accept_error_label(accept_error e) noexcept {
+  switch (e) {
+    case accept_error::process_fd_limit: return "process_fd_limit";
+    case accept_error::system_fd_limit: return "system_fd_limit";
+    case accept_error::no_memory: return "no_memory";
+    case accept_error::connection: return "connection";
+    case accept_error::other: return "other";
+  }
+  return "other";
+}
+
 namespace {
 using metrics::head;
 using metrics::sample;
@@ -96,6 +107,16 @@ void render_metrics_page(const process_state& process, bool ready, std::string& 
   simple_counter(out, shards, "tollgate_connections_refused_total",
                  "Client connections closed at once because the shard had --max-connections open.",
                  &probe::connections_refused);
+  simple_counter(out, shards, "tollgate_connections_shed_total",
+                 "Client connections closed at once because the process was out of file descriptors.",
+                 &probe::connections_shed);
+  head(out, "tollgate_accept_errors_total", "counter",
+       "Failed accepts, by reason; out of descriptors or memory pauses accepting for a moment.");
+  for (std::size_t e = 0; e < accept_error_count; ++e) {
+    sample(out, "tollgate_accept_errors_total",
+           std::string("reason=\"") + accept_error_label(static_cast<accept_error>(e)) + "\"",
+           metrics::sum(shards, [&](const probe& p) { return p.accept_errors[e].get(); }));
+  }
   simple_counter(out, shards, "tollgate_idle_timeouts_total", "Keep-alive connections closed for idling.",
                  &probe::idle_timeouts);
   head(out, "tollgate_ack_timeouts_total", "counter",
@@ -109,6 +130,14 @@ void render_metrics_page(const process_state& process, bool ready, std::string& 
   simple_counter(out, shards, "tollgate_backpressure_pauses_total",
                  "Times a connection stopped being read because its shard's event ring was full.",
                  &probe::backpressure_pauses);
+  simple_counter(out, shards, "tollgate_output_paused_total",
+                 "Times a connection stopped being read because its unsent responses passed the bound (a client "
+                 "pipelining without reading) or the shard's total did (--max-output-bytes-total).",
+                 &probe::output_pauses);
+  simple_counter(out, shards, "tollgate_input_overflows_total",
+                 "Connections that sent more pipelined input than is held while reading is paused; they were "
+                 "closed after the responses already due.",
+                 &probe::stash_overflows);
 
   head(out, "tollgate_connections_open", "gauge", "Client connections open, per shard.");
   for (std::size_t i = 0; i < shards.size(); ++i) {

@@ -51,6 +51,9 @@ constexpr std::array<refusal_info, refusal_count> table = {{
      "the spool has not made the events durable in time (--ack-timeout-ms); they are buffered and will be "
      "delivered, so retrying is safe (OpenMeter deduplicates on source and id)",
      !retry, !closes, {}},
+    {502, fam::none, "upstream_refused",
+     "the upstream refused events of this request; they were written to the dead-letter file and are not retried",
+     !retry, !closes, {}},
 }};
 static_assert(table.size() == refusal_count);
 }  // namespace
@@ -65,6 +68,19 @@ void write_refusal(std::string& out, refusal r, http::connection conn, std::stri
   if (!i.allow.empty()) extra[n++] = {"Allow", i.allow};
   http::write_problem(out, i.status, detail.empty() ? i.detail : detail, i.closes ? http::connection::close : conn,
                       http::header_list(extra.data(), n));
+}
+
+std::string upstream_refused_detail(std::uint64_t events, int status, std::string_view upstream_detail) {
+  std::string d = "the upstream refused ";
+  if (events == 0) d += "events";
+  else d += std::to_string(events) + (events == 1 ? " event" : " events");
+  d += " of this request (";
+  if (status != 0) d += std::to_string(status) + (upstream_detail.empty() ? "" : ": ");
+  d += upstream_detail;
+  d += "); ";
+  d += events == 1 ? "it was" : "they were";
+  d += " written to the dead-letter file and will not be retried";
+  return d;
 }
 
 refusal from_parse_error(http::parse_errc e) noexcept {

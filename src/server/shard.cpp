@@ -42,7 +42,7 @@ void shard::run() {
   reactor::loop loop({s.opts.uring_entries}, s.opts.tick_ms);
   std::unique_ptr<output::shard_output> out = s.out ? s.out->make_shard(s.index, loop.ring(), s.ring) : nullptr;
   front_door door(s.index, s.opts, s.listen_fd, loop.ring(), s.ring, s.counters, s.process, std::move(s.handler),
-                  s.spool);
+                  s.spool, out.get());
   s.listen_fd = -1;  // the front door owns it now
   if (out) loop.attach(*out);
   if (s.spool != nullptr) {

@@ -8,8 +8,9 @@ import subprocess
 import tempfile
 import time
 
-from harness import (BATCH, CE, Gateway, batch, event, metric, metric_sum, run_tests, run_threads, wait_for)
-from upstreams import HttpsUpstream, Sink, make_pki
+from harness import (BATCH, CE, Gateway, assert_problem, batch, event, http_request, metric, metric_sum, run_tests,
+                     run_threads, wait_for)
+from upstreams import CloseDelimitedTlsUpstream, HttpsUpstream, Sink, make_pki
 
 # Short timings so retries happen within a test's budget.
 FAST = ["--linger-ms", "2", "--retry-initial-ms", "20", "--retry-max-ms", "200", "--drain-timeout-ms", "5000"]
@@ -264,6 +265,69 @@ def test_tollgate_load_through_tollgate_to_the_sink_agrees_on_the_count():
         st = sink.stats()
         assert st["distinct"] == rep["accepted_events"], (st, rep["accepted_events"])
         assert st["duplicates"] == 0, st
+
+
+def test_ack_upstream_answers_502_naming_the_upstreams_answer_when_it_refused_an_event():
+    # Issue 16: a dead-lettered event was answered 204, "delivered".
+    check_ack_upstream_poison()
+
+
+def test_ack_upstream_with_a_spool_answers_502_when_the_upstream_refused_an_event():
+    check_ack_upstream_poison("--spool-dir", "spool")
+
+
+def check_ack_upstream_poison(*flags):
+    with Sink("--reject-id-prefix", "poison-") as sink, tempfile.TemporaryDirectory() as tmp:
+        flags = [os.path.join(tmp, f) if f == "spool" else f for f in flags]
+        with forwarding(sink.url, tmp, "--ack", "upstream", "--ack-timeout-ms", "10000", *flags) as g:
+            with g.connect() as c:
+                c.send(http_request("POST", "/api/v1/events", event("fine-1"), {"Content-Type": CE}))
+                r = c.response()
+                assert r.status == 204, r
+                body = batch([event("ok-a"), event("poison-1"), event("ok-b")])
+                c.send(http_request("POST", "/api/v1/events", body, {"Content-Type": BATCH}))
+                r = c.response()
+                assert_problem(r, 502, "refused 1 event", "400", "poison-1", "dead-letter")
+                assert r.header("Retry-After") is None, r  # the same event would be refused again
+                # The connection goes on, and the next request is answered as before.
+                c.send(http_request("POST", "/api/v1/events", event("fine-2"), {"Content-Type": CE}))
+                r = c.response()
+                assert r.status == 204, r
+            m = g.metrics()
+            assert metric(m, "tollgate_http_requests_total", endpoint="/api/v1/events", status="502") == 1, m
+            assert metric(m, "tollgate_http_requests_total", endpoint="/api/v1/events", status="204") == 2, m
+            assert metric_sum(m, "tollgate_dead_lettered_events_total") == 1
+            g.stop()
+            with open(os.path.join(tmp, "dead.jsonl")) as f:
+                dead = [json.loads(line)["event"]["id"] for line in f]
+        assert dead == ["poison-1"], dead
+        assert_delivered_once(sink, ["fine-1", "ok-a", "ok-b", "fine-2"])
+
+
+def test_tls_response_cut_by_a_tcp_close_without_close_notify_is_not_delivered():
+    # Issue 16: a close-delimited response over TLS was finished without
+    # asking TLS whether the stream really ended, so a truncation was taken
+    # for a complete answer.
+    with tempfile.TemporaryDirectory() as tmp:
+        ca, cert, key = make_pki(tmp)
+        up = CloseDelimitedTlsUpstream(cert, key)
+        try:
+            url = "https://localhost:%d" % up.port
+            with forwarding(url, tmp, "--upstream-ca-file", ca) as g:
+                ids = post_all(g, ids_of(5, "cut"), per_request=5)
+                wait_for(lambda: up.stats()[0] >= 3, what="tollgate retrying the truncated answers")
+                m = g.metrics()
+                assert metric_sum(m, "tollgate_upstream_events_delivered_total") == 0, "a truncated answer counted"
+                assert metric_sum(m, "tollgate_events_waiting") == 5, "events must be kept"
+                assert "without close_notify" in g.stderr(), g.stderr()
+                # The same answer ended by close_notify is a complete response.
+                up.clean = True
+                wait_for(lambda: metric_sum(g.metrics(), "tollgate_upstream_events_delivered_total") == 5,
+                         what="delivery once the upstream closes cleanly")
+                g.stop()
+            assert set(up.stats()[1]) == set(ids)
+        finally:
+            up.close()
 
 
 run_tests(globals())

@@ -4,6 +4,7 @@ server (Python's ssl over http.server) with a CA and certificates made at test
 time by the openssl command, for the TLS tests."""
 import json
 import os
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -104,3 +105,92 @@ class HttpsUpstream:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class CloseDelimitedTlsUpstream:
+    """An HTTPS upstream whose answer has no Content-Length: a 200 whose body only
+    the end of the connection delimits. With `clean` it ends the TLS stream with
+    close_notify first; without, it shuts the TCP connection under the TLS
+    session, which is what an attacker truncating the response does (issue 16).
+    Keeps the ids of every request it answered, and counts them."""
+
+    def __init__(self, cert, key):
+        self.clean = False
+        self.answered = 0
+        self.ids = []
+        self.lock = threading.Lock()
+        self.ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.ctx.load_cert_chain(cert, key)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stopping:
+            try:
+                raw, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(raw,), daemon=True).start()
+
+    def _one(self, raw):
+        raw.settimeout(10)
+        try:
+            conn = self.ctx.wrap_socket(raw, server_side=True)
+        except (OSError, ssl.SSLError):
+            raw.close()
+            return
+        try:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                k, _, v = line.partition(b":")
+                if k.strip().lower() == b"content-length":
+                    length = int(v.strip())
+            while len(body) < length:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                body += chunk
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\naccepted\n")
+            with self.lock:
+                self.answered += 1
+                self.ids.extend(e["id"] for e in json.loads(body))
+                clean = self.clean
+            if clean:
+                try:
+                    conn.unwrap()  # close_notify; tollgate then closes, which ends the wait for its own
+                except (OSError, ssl.SSLError):
+                    pass
+            else:
+                # FIN under the TLS session: no close_notify can follow.
+                dup = socket.socket(fileno=os.dup(conn.fileno()))
+                dup.shutdown(socket.SHUT_RDWR)
+                dup.close()
+        except (OSError, ssl.SSLError, ValueError):
+            pass
+        finally:
+            conn.close()
+
+    def stats(self):
+        with self.lock:
+            return self.answered, list(self.ids)
+
+    def close(self):
+        self.stopping = True
+        self.sock.close()
+        self.thread.join(5)

@@ -62,3 +62,28 @@ TEST_CASE("metrics page groups refusals by label: every label once, shared label
   const auto first = out.find("reason=\"buffer_full\"");
   CHECK(out.find("reason=\"buffer_full\"", first + 1) == std::string::npos);
 }
+
+TEST_CASE("metrics page counts accept failures by reason, every reason present, and overload pauses") {
+  probe a, b;
+  a.count(accept_error::process_fd_limit);
+  b.count(accept_error::process_fd_limit);
+  b.count(accept_error::system_fd_limit);
+  a.connections_shed.add(40);
+  b.connections_shed.add(2);
+  a.output_pauses.add(3);
+  b.stash_overflows.add(1);
+  ring::event_ring ra(4096), rb(4096);
+  process_state p;
+  p.probes = {&a, &b};
+  p.rings = {&ra, &rb};
+  std::string out;
+  render_metrics_page(p, true, out);
+  CHECK(out.find("tollgate_accept_errors_total{reason=\"process_fd_limit\"} 2\n") != std::string::npos);
+  CHECK(out.find("tollgate_accept_errors_total{reason=\"system_fd_limit\"} 1\n") != std::string::npos);
+  CHECK(out.find("tollgate_accept_errors_total{reason=\"no_memory\"} 0\n") != std::string::npos);
+  CHECK(out.find("tollgate_accept_errors_total{reason=\"connection\"} 0\n") != std::string::npos);
+  CHECK(out.find("tollgate_accept_errors_total{reason=\"other\"} 0\n") != std::string::npos);
+  CHECK(out.find("tollgate_connections_shed_total 42\n") != std::string::npos);
+  CHECK(out.find("tollgate_output_paused_total 3\n") != std::string::npos);
+  CHECK(out.find("tollgate_input_overflows_total 1\n") != std::string::npos);
+}

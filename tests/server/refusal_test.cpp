@@ -67,3 +67,19 @@ TEST_CASE("protocol-core errors map to their refusals") {
   CHECK(from_validation_error(cloudevents::errc::malformed_json) == refusal::malformed_json);
   CHECK(from_validation_error(cloudevents::errc::empty_body) == refusal::empty_body);
 }
+
+TEST_CASE("issue 16: a request whose events the upstream refused gets 502 naming the upstream's answer") {
+  CHECK(describe(refusal::upstream_refused).status == 502);
+  CHECK_FALSE(describe(refusal::upstream_refused).retry_after);  // the same events would be refused again
+  const std::string one = upstream_refused_detail(1, 400, "invalid event: subject is missing");
+  CHECK(one == "the upstream refused 1 event of this request (400: invalid event: subject is missing); it was "
+               "written to the dead-letter file and will not be retried");
+  const std::string unknown = upstream_refused_detail(0, 0, "details were not kept");
+  CHECK(unknown.find("refused events of this request (details were not kept)") != std::string::npos);
+  CHECK(upstream_refused_detail(3, 422, "").find("3 events of this request (422); they were") != std::string::npos);
+  std::string out;
+  write_refusal(out, refusal::upstream_refused, http::connection::keep_alive, one);
+  CHECK(out.rfind("HTTP/1.1 502 ", 0) == 0);
+  CHECK(out.find("Connection: close") == std::string::npos);
+  CHECK(out.find("(400: invalid event: subject is missing)") != std::string::npos);
+}

@@ -18,6 +18,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "tollgate/reactor/component.hpp"
 #include "tollgate/reactor/uring.hpp"
@@ -25,9 +26,28 @@
 
 namespace tg::output {
 
+// What the destination answered for ring records it refused, which the
+// output set aside (dead-lettered) instead of delivering.
+struct rejection {
+  int status = 0;            // the destination's status; 0: not known (the output kept no detail)
+  std::string_view detail;   // its problem detail; valid until the output's next poll
+  std::uint64_t events = 0;  // records of the asked range refused
+};
+
 // One shard's consumer of its event ring. Lives on that shard's thread.
 class shard_output : public reactor::component {
  public:
+  // Whether records in the ring range [begin, end) were refused by the
+  // destination rather than delivered. Asked once read_begin() passed `end`,
+  // in the same loop iteration (the front door polls after the output): what
+  // was released before the output's previous poll may be forgotten.
+  // Bounded: when more refusals came at once than it keeps, a range that
+  // touches the lost ones is answered as refused, with status 0.
+  virtual std::optional<rejection> rejected(std::uint64_t begin, std::uint64_t end) const {
+    (void)begin;
+    (void)end;
+    return std::nullopt;
+  }
   // Ring records freed so far (delivered or dead-lettered), counted from the
   // start: the spool maps them back to its sequence numbers, in ring order.
   virtual std::uint64_t records_released() const = 0;

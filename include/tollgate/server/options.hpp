@@ -37,7 +37,22 @@ struct options {
   unsigned admit_timeout_ms = 1000;        // a request waiting for ring space; then 503 + Retry-After
   unsigned drain_timeout_ms = 10000;       // on SIGTERM: time to finish requests and flush the output
   unsigned linger_ms = 2000;               // after a final response: read and discard before closing
-  std::size_t max_output_bytes = 1 << 20;  // unsent responses on one connection before reading pauses
+  // Unsent responses on one connection (pending and in flight) past which no
+  // further pipelined request is parsed and the connection is not read: a
+  // client that pipelines without reading is pushed back by TCP.
+  std::size_t max_output_bytes = 64 * 1024;
+  // Unsent responses and held input (below) over all of a shard's
+  // connections: past it, every connection with unsent responses stops
+  // being read (those with none still are), and one that is sent input
+  // while not read is answered what it is owed and closed.
+  std::size_t max_output_bytes_total = 64u << 20;
+  // Input received while a connection is not read (pipelined requests behind
+  // a paused one) that is held for later; a client that sends more than this
+  // ahead is answered what it is owed and closed.
+  std::size_t max_stash_bytes = 256 * 1024;
+  // Closed connections whose buffers are kept for the next ones; the buffers
+  // of any beyond these are freed.
+  std::size_t warm_connections = 256;
 
   std::size_t buffer_bytes = 64u << 20;    // event ring per shard
   double high_watermark = 0.9;             // ring fill above which new requests wait (and /readyz fails)

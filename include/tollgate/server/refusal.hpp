@@ -4,8 +4,8 @@
 // the handlers return (or pass) a refusal; nothing else chooses a status for
 // an error. OpenMeter answers every client error on ingest with 400 (never
 // 415); tollgate adds 413 and 431 for its bounds, 505 for HTTP versions it
-// does not speak, 429/503 for back pressure and 504 for acknowledgements that
-// did not come in time.
+// does not speak, 429/503 for back pressure, 504 for acknowledgements that
+// did not come in time and 502 for events the upstream refused (--ack upstream).
 #pragma once
 
 #include <cstddef>
@@ -51,8 +51,9 @@ enum class refusal : std::uint8_t {
   // Acknowledgements that wait.
   ack_timeout,   // --ack upstream: the upstream has not accepted in time
   sync_timeout,  // --ack durable: the spool has not synced in time
+  upstream_refused,  // --ack upstream: the upstream refused events of the request (dead-lettered)
 };
-inline constexpr std::size_t refusal_count = static_cast<std::size_t>(refusal::sync_timeout) + 1;
+inline constexpr std::size_t refusal_count = static_cast<std::size_t>(refusal::upstream_refused) + 1;
 
 // Which metric family counts a refusal (besides tollgate_http_requests_total).
 enum class refusal_family : std::uint8_t {
@@ -79,6 +80,10 @@ const refusal_info& describe(refusal r) noexcept;
 // `detail` replaces the table's detail when not empty. A refusal that closes
 // the connection always says `Connection: close`.
 void write_refusal(std::string& out, refusal r, http::connection conn, std::string_view detail = {});
+
+// The detail of refusal::upstream_refused: how many of the request's events
+// the upstream refused (0: not known) and its answer (status 0: not known).
+std::string upstream_refused_detail(std::uint64_t events, int status, std::string_view upstream_detail);
 
 // The protocol cores' errors, as refusals.
 refusal from_parse_error(http::parse_errc e) noexcept;

@@ -53,6 +53,11 @@ struct request_context {
   std::unique_ptr<parked_state> kept;
   // Set by the handler with outcome::await_ack.
   std::uint64_t ack_position = 0;
+  // Where the request's events lie in the shard's ring, [ack_ring_begin,
+  // ack_ring_end), when they were put there (end 0: they were not): the
+  // front door asks the output whether any of them was refused upstream.
+  std::uint64_t ack_ring_begin = 0;
+  std::uint64_t ack_ring_end = 0;
   int ack_status = 0;
   ack_wait wait = ack_wait::ring_released;
 };

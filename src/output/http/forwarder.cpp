@@ -24,6 +24,7 @@
 #include "tollgate/output/http/batch_request.hpp"
 #include "tollgate/output/http/dead_letter.hpp"
 #include "tollgate/output/http/policy.hpp"
+#include "tollgate/output/http/rejection_log.hpp"
 #include "tollgate/output/http/resolver.hpp"
 #include "tollgate_config.h"
 
@@ -123,6 +124,7 @@ struct forwarder::impl {
   std::string head_prefix;  // request head up to the Content-Length value
   std::string request;      // request being built (buffers rotate through the links)
   std::string dead;         // dead-letter lines being built
+  rejection_log rejections; // dead-lettered ranges, for --ack upstream's answers
   int auth_failures = 0;
   bool closing = false;
   bool news = false;        // a link has news for the next poll
@@ -214,6 +216,7 @@ struct forwarder::impl {
     log::warn("upstream rejected events; written to the dead-letter file",
               {{"shard", shard}, {"events", b.events}, {"status", status}, {"detail", detail}});
     m.events_dead_lettered.add(b.events);
+    rejections.add(b.begin, b.end, b.events, status, detail);
     b.st = batch::state::done;
   }
 
@@ -344,6 +347,7 @@ void forwarder::on_cqe(const reactor::tag& t, const io_uring_cqe& cqe) {
 void forwarder::poll(std::uint64_t now_ms) {
   impl& f = *impl_;
   f.now = now_ms;
+  f.rejections.prune(f.events.read_begin());
   if (f.closing) return;
   if (f.news) {
     f.take_news();
@@ -383,6 +387,10 @@ long forwarder::wakeup_in_us(std::uint64_t now_ms) const {
 }
 
 std::uint64_t forwarder::records_released() const { return impl_->queue.released(); }
+
+std::optional<output::rejection> forwarder::rejected(std::uint64_t begin, std::uint64_t end) const {
+  return impl_->rejections.find(begin, end);
+}
 
 bool forwarder::idle() const { return impl_->queue.empty() && impl_->events.empty(); }
 

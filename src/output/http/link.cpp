@@ -123,15 +123,7 @@ void link::on_cqe(const reactor::tag& t, const io_uring_cqe& cqe) {
       if (cqe.res < 0) {
         fail(failure::network, std::strerror(-cqe.res));
       } else if (cqe.res == 0) {
-        const auto r = parser_.finish();
-        if (r.ev == http::response_event::response_complete && st_ == state::busy) {
-          const http::response resp = parser_.current();
-          st_ = state::closing;  // the upstream closed after answering
-          report_response(resp);
-          fail(failure::closed, "upstream closed the connection");
-        } else {
-          fail(failure::closed, "upstream closed the connection");
-        }
+        on_eof();
       } else {
         on_bytes(rbuf_.get(), static_cast<std::size_t>(cqe.res));
         if (st_ != state::closing) pump();
@@ -156,7 +148,7 @@ void link::on_bytes(const char* data, std::size_t len) {
     if (got > 0 && !feed_plain(plain, got)) return;
     if (s == tls_status::ok && got > 0) continue;
     if (s == tls_status::closed) {
-      fail(failure::closed, "upstream sent close_notify");
+      finish_by_close("upstream sent close_notify");
       return;
     }
     if (s == tls_status::error) {
@@ -165,6 +157,48 @@ void link::on_bytes(const char* data, std::size_t len) {
     }
     return;  // want_read / want_write: pump() moves any ciphertext out
   }
+}
+
+// The upstream closed the connection. Over TLS only a close_notify ends the
+// plaintext stream: a TCP close without one may be an attacker (or a broken
+// middlebox) cutting the response short, so a response that only the close
+// would delimit is not taken as complete (RFC 8446 6.1, RFC 9112 9.8).
+void link::on_eof() {
+  if (!tls_) {
+    finish_by_close("upstream closed the connection");
+    return;
+  }
+  if (st_ == state::handshaking) {
+    fail(failure::tls, "upstream closed the connection during the TLS handshake");
+    return;
+  }
+  tls_->feed_eof();
+  char plain[16 * 1024];
+  for (;;) {
+    std::size_t got = 0;
+    const tls_status s = tls_->read(plain, sizeof plain, got);
+    if (got > 0 && !feed_plain(plain, got)) return;
+    if (s == tls_status::ok && got > 0) continue;
+    if (s == tls_status::closed) {
+      finish_by_close("upstream sent close_notify");
+      return;
+    }
+    break;
+  }
+  fail(failure::closed, "upstream closed the TLS connection without close_notify (a response it ended is not "
+                        "taken as complete)");
+}
+
+// The end of the byte stream, known to be genuine: completes a response
+// delimited by it, then closes the link.
+void link::finish_by_close(std::string_view why) {
+  const auto r = parser_.finish();
+  if (r.ev == http::response_event::response_complete && st_ == state::busy) {
+    const http::response resp = parser_.current();
+    st_ = state::closing;  // the upstream closed after answering
+    report_response(resp);
+  }
+  fail(failure::closed, why);
 }
 
 // Returns false when the link failed.

@@ -89,6 +89,8 @@ class link {
  private:
   void pump();
   void on_bytes(const char* data, std::size_t len);
+  void on_eof();
+  void finish_by_close(std::string_view why);
   bool feed_plain(const char* data, std::size_t len);
   void maybe_release();
   void submit_send();

@@ -78,6 +78,7 @@ class forwarder final : public output::shard_output {
   long wakeup_in_us(std::uint64_t now_ms) const override;
 
   std::uint64_t records_released() const override;
+  std::optional<output::rejection> rejected(std::uint64_t begin, std::uint64_t end) const override;
   bool idle() const override;
   std::uint64_t events_left() const override;
   void close() override;
