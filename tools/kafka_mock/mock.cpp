@@ -7,6 +7,8 @@
 //   down ID | up ID      take broker ID (1..N) down (connections closed,
 //                        none accepted) or bring it back
 //   rtt ID MS            delay broker ID's responses by MS milliseconds
+//   produce-errors CODE COUNT   the next COUNT Produce requests fail with
+//                        Kafka error CODE (87: INVALID_RECORD, ...)
 //   quit                 (or end of input) destroys the cluster and exits
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -85,6 +87,13 @@ int main(int argc, char** argv) {
       e = rd_kafka_mock_broker_set_down(mc, id);
     } else if (cmd == "up") {
       e = rd_kafka_mock_broker_set_up(mc, id);
+    } else if (cmd == "produce-errors") {
+      // The next COUNT Produce requests (to any broker) fail with error CODE.
+      int count = 0;
+      in >> count;  // the code was read as `id`
+      for (int k = 0; k < count; ++k) {
+        rd_kafka_mock_push_request_errors(mc, 0 /* Produce */, 1, static_cast<rd_kafka_resp_err_t>(id));
+      }
     } else if (cmd == "rtt") {
       int ms = 0;
       in >> ms;

@@ -45,8 +45,12 @@ void error_cb(rd_kafka_t*, int err, const char* reason, void* opaque) {
 void log_cb(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
   const auto* t = static_cast<const callback_target*>(rd_kafka_opaque(rk));
   const unsigned shard = t != nullptr ? t->shard : 0;
-  const log::level l = level <= 3 ? log::level::error : level <= 5 ? log::level::warn : level == 6 ? log::level::info
-                                                                                                  : log::level::debug;
+  // syslog levels. librdkafka reports each failed broker connection at 3;
+  // during an outage that is expected, and the metrics count it: a warning.
+  const log::level l = level <= 2   ? log::level::error
+                       : level <= 4 ? log::level::warn
+                       : level <= 6 ? log::level::info
+                                    : log::level::debug;
   log::write(l, "librdkafka", {{"shard", shard}, {"facility", fac}, {"message", buf}});
 }
 
