@@ -1,20 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-// OpenMeter's Kafka message from one ring record. simdjson On-Demand walks the
-// event's top-level members once; the strings OpenMeter decodes (id, type,
-// source, subject) are unescaped and written back as Go's encoder writes
-// them, `data` is compacted with its text kept as sent (so numbers keep every
-// digit), and the time is parsed here rather than through a time library.
+// OpenMeter's Kafka message from one ring record. One scan finds the event's
+// top-level members; the strings OpenMeter decodes (id, type, source,
+// subject) are unescaped where they hold escapes and written back as Go's
+// encoder writes them, `data` is compacted with its text kept as sent (so
+// numbers keep every digit), and the time is parsed here rather than through
+// a time library.
 #include "tollgate/output/kafka/message.hpp"
-
-#include <simdjson.h>
 
 #include <charconv>
 #include <cstring>
 
 namespace tg::kafka {
 namespace {
-
-namespace sj = simdjson::ondemand;
 
 bool digit(char c) noexcept { return c >= '0' && c <= '9'; }
 unsigned num(const char* p, int n) noexcept {
@@ -182,6 +179,12 @@ void append_go_escaped(std::string& out, std::string_view text) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const auto* end = p + text.size();
   const auto* run = p;
+  // Ids, sources, types and subjects almost never need an escape.
+  while (p < end && escapes.v[*p] == 0) ++p;
+  if (p == end) {
+    out.append(text);
+    return;
+  }
   while (p < end) {
     const unsigned char e = escapes.v[*p];
     if (e == 0) {
@@ -206,59 +209,63 @@ void append_go_escaped(std::string& out, std::string_view text) {
 }
 
 void append_compact_escaped(std::string& out, std::string_view json) {
+  // Written through a pointer into room for the worst case (every byte six),
+  // then trimmed: a push_back per byte costs more than the scan.
+  const std::size_t base = out.size();
+  out.resize(base + json.size() * 6);
+  char* w = out.data() + base;
   const auto* p = reinterpret_cast<const unsigned char*>(json.data());
   const auto* end = p + json.size();
+  auto put6 = [&](unsigned char c) {
+    const char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+    std::memcpy(w, u, 6);
+    w += 6;
+  };
   bool in_string = false;
   while (p < end) {
-    const unsigned char c = *p;
+    const unsigned char c = *p++;
     if (!in_string) {
       // Outside strings valid JSON has only structure, numbers, literals and
       // white space: nothing there needs an escape but the opening quote.
-      if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
-        ++p;
-        continue;
-      }
+      if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
       if (c == '"') {
-        out += "\\\"";
+        *w++ = '\\';
         in_string = true;
-      } else {
-        out += static_cast<char>(c);
       }
-      ++p;
+      *w++ = static_cast<char>(c);
       continue;
     }
-    // Inside a string: copy the run up to the next byte that needs care.
-    const auto* run = p;
-    while (p < end && escapes.v[*p] == 0) ++p;
-    out.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run));
-    if (p == end) break;
-    const unsigned char s = *p;
-    if (s == '"') {
-      out += "\\\"";
-      in_string = false;
-      ++p;
-    } else if (s == '\\') {
-      // An escape as written: its backslash escaped, then the escaped byte
-      // (a quote or a backslash needs its own escape).
-      out += "\\\\";
-      ++p;
-      if (p < end) {
-        if (*p == '"' || *p == '\\') put_escape(out, *p);
-        else out += static_cast<char>(*p);
-        ++p;
-      }
-    } else if (s == 0xE2) {
-      if (put_line_separator(out, p, end)) {
-        p += 3;
-      } else {
-        out += static_cast<char>(s);
-        ++p;
-      }
-    } else {
-      put_escape(out, s);
-      ++p;
+    switch (escapes.v[c]) {
+      case 0: *w++ = static_cast<char>(c); break;
+      case 2:
+        if (end - p >= 2 && p[0] == 0x80 && (p[1] == 0xA8 || p[1] == 0xA9)) {
+          std::memcpy(w, p[1] == 0xA8 ? "\\u2028" : "\\u2029", 6);
+          w += 6;
+          p += 2;
+        } else {
+          *w++ = static_cast<char>(c);
+        }
+        break;
+      default:
+        if (c == '"') {
+          *w++ = '\\';
+          *w++ = '"';
+          in_string = false;
+        } else if (c == '\\') {
+          // An escape as written: its backslash escaped, then the escaped
+          // byte (a quote or a backslash needs its own escape).
+          *w++ = '\\';
+          *w++ = '\\';
+          if (p < end) {
+            if (*p == '"' || *p == '\\') *w++ = '\\';
+            *w++ = static_cast<char>(*p++);
+          }
+        } else {
+          put6(c);  // < > &, and control bytes (which valid JSON strings do not hold)
+        }
     }
   }
+  out.resize(static_cast<std::size_t>(w - out.data()));
 }
 
 std::string_view describe(encode_error e) noexcept {
@@ -270,12 +277,133 @@ std::string_view describe(encode_error e) noexcept {
   return "unknown";
 }
 
+// ---- a scanner over one validated event ----
+// The ring holds only events the validator accepted (valid JSON, valid
+// UTF-8, one object), so the encoder needs no parser: a scan of the top-level
+// members finds each value's bytes, and only strings that hold an escape are
+// decoded. This is about a quarter of what a simdjson On-Demand walk costs
+// per event here (bench/output/kafka/message_bench.cpp).
+namespace {
+
+bool ws(char c) noexcept { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+const char* skip_ws(const char* p, const char* end) noexcept {
+  while (p < end && ws(*p)) ++p;
+  return p;
+}
+
+// p at an opening quote; returns the position after the closing quote (null
+// if there is none) and whether the string holds an escape.
+const char* scan_string(const char* p, const char* end, bool& escaped) noexcept {
+  escaped = false;
+  ++p;
+  for (;;) {
+    // memchr runs many bytes per cycle: find the quote, then whether an
+    // escape comes before it (rare: SDKs seldom write one).
+    const auto* q = static_cast<const char*>(std::memchr(p, '"', static_cast<std::size_t>(end - p)));
+    if (q == nullptr) return nullptr;
+    const auto* b = static_cast<const char*>(std::memchr(p, '\\', static_cast<std::size_t>(q - p)));
+    if (b == nullptr) return q + 1;
+    escaped = true;
+    p = b + 2;  // past the escape (its second byte may be a quote)
+    if (p > end) return nullptr;
+  }
+}
+
+// p at '{' or '['; returns the position after its matching close.
+const char* scan_composite(const char* p, const char* end) noexcept {
+  int depth = 0;
+  bool esc;
+  while (p < end) {
+    const char c = *p;
+    if (c == '"') {
+      p = scan_string(p, end, esc);
+      if (p == nullptr) return nullptr;
+      continue;
+    }
+    if (c == '{' || c == '[') ++depth;
+    else if (c == '}' || c == ']') {
+      if (--depth == 0) return p + 1;
+    }
+    ++p;
+  }
+  return nullptr;
+}
+
+unsigned hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0');
+  if (c >= 'a' && c <= 'f') return static_cast<unsigned>(c - 'a' + 10);
+  if (c >= 'A' && c <= 'F') return static_cast<unsigned>(c - 'A' + 10);
+  return 0;
+}
+
+void put_utf8(std::string& out, unsigned cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// The decoded text of a JSON string body (without quotes) that holds escapes.
+// A lone surrogate becomes U+FFFD, as Go's decoder makes it.
+void unescape(std::string_view body, std::string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (c != '\\' || i + 1 >= body.size()) {
+      out += c;
+      continue;
+    }
+    const char e = body[++i];
+    switch (e) {
+      case 'b': out += '\b'; break;
+      case 'f': out += '\f'; break;
+      case 'n': out += '\n'; break;
+      case 'r': out += '\r'; break;
+      case 't': out += '\t'; break;
+      case 'u': {
+        if (i + 4 >= body.size()) return;
+        unsigned cp = 0;
+        for (int k = 1; k <= 4; ++k) cp = cp * 16 + hex_value(body[i + static_cast<std::size_t>(k)]);
+        i += 4;
+        if (cp >= 0xD800 && cp < 0xDC00 && i + 6 < body.size() && body[i + 1] == '\\' && body[i + 2] == 'u') {
+          unsigned lo = 0;
+          for (int k = 3; k <= 6; ++k) lo = lo * 16 + hex_value(body[i + static_cast<std::size_t>(k)]);
+          if (lo >= 0xDC00 && lo < 0xE000) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            i += 6;
+          } else {
+            cp = 0xFFFD;
+          }
+        } else if (cp >= 0xD800 && cp < 0xE000) {
+          cp = 0xFFFD;
+        }
+        put_utf8(out, cp);
+        break;
+      }
+      default: out += e;  // \" \\ \/
+    }
+  }
+}
+
+}  // namespace
+
 struct encoder::impl {
-  sj::parser parser;
-  std::string padded;  // the event with simdjson's padding after it
   std::string key;
   std::string value;
   std::string specversion;
+  std::string decoded[6];  // decoded strings, for the members that hold escapes
 };
 
 encoder::encoder() : impl_(std::make_unique<impl>()) {}
@@ -283,85 +411,98 @@ encoder::~encoder() = default;
 
 result<message, encode_error> encoder::encode(std::string_view event_json, std::string_view ns) {
   impl& m = *impl_;
-  // simdjson reads up to SIMDJSON_PADDING bytes past the end: the ring gives
-  // no such slack, so the event is copied (a few hundred bytes) first.
-  const std::size_t need = event_json.size() + simdjson::SIMDJSON_PADDING;
-  if (m.padded.size() < need) m.padded.resize(need);
-  std::memcpy(m.padded.data(), event_json.data(), event_json.size());
-  std::memset(m.padded.data() + event_json.size(), 0, simdjson::SIMDJSON_PADDING);
-
-  sj::document doc;
-  if (m.parser.iterate(m.padded.data(), event_json.size(), m.padded.size()).get(doc) != simdjson::SUCCESS) {
-    return unexpected(encode_error::not_an_object);
-  }
-  sj::object obj;
-  if (doc.get_object().get(obj) != simdjson::SUCCESS) return unexpected(encode_error::not_an_object);
-
-  std::string_view id, type, source, subject, spec, time, data;
+  const char* p = event_json.data();
+  const char* const end = p + event_json.size();
+  p = skip_ws(p, end);
+  if (p == end || *p != '{') return unexpected(encode_error::not_an_object);
+  ++p;
+  // id, type, source, subject, specversion, time: decoded string values.
+  std::string_view str[6];
+  std::string_view data;
   unsigned seen = 0;
-  for (auto field : obj) {
-    std::string_view k;
-    if (field.unescaped_key().get(k) != simdjson::SUCCESS) return unexpected(encode_error::not_an_object);
-    sj::value v;
-    if (field.value().get(v) != simdjson::SUCCESS) return unexpected(encode_error::not_an_object);
-    std::string_view* slot = nullptr;
-    unsigned bit = 0;
-    if (k == "id") slot = &id, bit = 1;
-    else if (k == "type") slot = &type, bit = 2;
-    else if (k == "source") slot = &source, bit = 4;
-    else if (k == "subject") slot = &subject, bit = 8;
-    else if (k == "specversion") slot = &spec, bit = 16;
-    else if (k == "time") slot = &time, bit = 32;
-    if (slot != nullptr) {
-      if (v.get_string().get(*slot) != simdjson::SUCCESS) return unexpected(encode_error::missing_member);
-      seen |= bit;
+  for (;;) {
+    p = skip_ws(p, end);
+    if (p < end && *p == '}') break;
+    if (p == end || *p != '"') return unexpected(encode_error::not_an_object);
+    bool esc;
+    const char* kq = scan_string(p, end, esc);
+    if (kq == nullptr) return unexpected(encode_error::not_an_object);
+    std::string_view k(p + 1, static_cast<std::size_t>(kq - p - 2));
+    std::string key_buf;
+    if (esc) {
+      unescape(k, key_buf);
+      k = key_buf;
+    }
+    p = skip_ws(kq, end);
+    if (p == end || *p != ':') return unexpected(encode_error::not_an_object);
+    p = skip_ws(p + 1, end);
+    if (p == end) return unexpected(encode_error::not_an_object);
+    const char* v = p;
+    bool vesc = false;
+    if (*p == '"') {
+      p = scan_string(p, end, vesc);
+    } else if (*p == '{' || *p == '[') {
+      p = scan_composite(p, end);
+    } else {
+      while (p < end && *p != ',' && *p != '}' && !ws(*p)) ++p;
+    }
+    if (p == nullptr) return unexpected(encode_error::not_an_object);
+    const std::string_view raw(v, static_cast<std::size_t>(p - v));
+    int slot = -1;
+    switch (k.size()) {
+      case 2: slot = k == "id" ? 0 : -1; break;
+      case 4: slot = k == "type" ? 1 : k == "time" ? 5 : k == "data" ? 6 : -1; break;
+      case 6: slot = k == "source" ? 2 : -1; break;
+      case 7: slot = k == "subject" ? 3 : -1; break;
+      case 11: slot = k == "specversion" ? 4 : -1; break;
+      default: break;
+    }
+    if (slot == 6) {
+      data = raw == "null" ? std::string_view{} : raw;
+    } else if (slot >= 0) {
+      if (raw.size() < 2 || raw.front() != '"') return unexpected(encode_error::missing_member);
+      const std::string_view body = raw.substr(1, raw.size() - 2);
+      if (vesc) {
+        unescape(body, m.decoded[slot]);
+        str[slot] = m.decoded[slot];
+      } else {
+        str[slot] = body;
+      }
+      seen |= 1u << slot;
+    }
+    p = skip_ws(p, end);
+    if (p < end && *p == ',') {
+      ++p;
       continue;
     }
-    if (k != "data") continue;  // skipping an unread value is the iterator's job
-    sj::json_type t;
-    if (v.type().get(t) != simdjson::SUCCESS) return unexpected(encode_error::not_an_object);
-    if (t == sj::json_type::null) {
-      data = {};
-      if (v.is_null().error() != simdjson::SUCCESS) return unexpected(encode_error::not_an_object);
-    } else if (t == sj::json_type::object) {
-      sj::object o;
-      if (v.get_object().get(o) != simdjson::SUCCESS || o.raw_json().get(data) != simdjson::SUCCESS) {
-        return unexpected(encode_error::not_an_object);
-      }
-    } else if (t == sj::json_type::array) {
-      sj::array a;
-      if (v.get_array().get(a) != simdjson::SUCCESS || a.raw_json().get(data) != simdjson::SUCCESS) {
-        return unexpected(encode_error::not_an_object);
-      }
-    } else {
-      data = v.raw_json_token();
-    }
+    if (p < end && *p == '}') break;
+    return unexpected(encode_error::not_an_object);
   }
   if (seen != 63) return unexpected(encode_error::missing_member);
   event_time when;
-  if (!parse_event_time(time, when)) return unexpected(encode_error::bad_time);
+  if (!parse_event_time(str[5], when)) return unexpected(encode_error::bad_time);
 
   m.key.clear();
-  m.key.append(ns).append(1, '-').append(source).append(1, '-').append(id);
+  m.key.append(ns).append(1, '-').append(str[2]).append(1, '-').append(str[0]);
   std::string& out = m.value;
   out.clear();
   out += "{\"id\":\"";
-  append_go_escaped(out, id);
+  append_go_escaped(out, str[0]);
   out += "\",\"type\":\"";
-  append_go_escaped(out, type);
+  append_go_escaped(out, str[1]);
   out += "\",\"source\":\"";
-  append_go_escaped(out, source);
+  append_go_escaped(out, str[2]);
   out += "\",\"subject\":\"";
-  append_go_escaped(out, subject);
+  append_go_escaped(out, str[3]);
   out += "\",\"time\":";
   char digits[24];
-  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, when.seconds);
+  const auto [dend, ec] = std::to_chars(digits, digits + sizeof digits, when.seconds);
   (void)ec;
-  out.append(digits, end);
+  out.append(digits, dend);
   out += ",\"data\":\"";
   append_compact_escaped(out, data);
   out += "\"}";
-  m.specversion.assign(spec);
+  m.specversion.assign(str[4]);
   return message{m.key, m.value, m.specversion, when.millis()};
 }
 

@@ -31,6 +31,14 @@ void render_metrics(std::span<const probe* const> shards, std::string& out) {
     metrics::head(out, r.name, "counter", r.help);
     metrics::sample(out, r.name, {}, metrics::sum(shards, [&](const probe& p) { return (p.*r.member).get(); }));
   }
+  metrics::head(out, "tollgate_kafka_sent_bytes_total", "counter",
+                "Bytes sent to the brokers (compressed), as of librdkafka's last statistics.");
+  metrics::sample(out, "tollgate_kafka_sent_bytes_total", {},
+                  metrics::sum(shards, [](const probe& p) { return static_cast<std::uint64_t>(p.tx_bytes.get()); }));
+  metrics::head(out, "tollgate_kafka_message_bytes_total", "counter",
+                "Message bytes sent before compression, as of librdkafka's last statistics.");
+  metrics::sample(out, "tollgate_kafka_message_bytes_total", {},
+                  metrics::sum(shards, [](const probe& p) { return static_cast<std::uint64_t>(p.txmsg_bytes.get()); }));
   metrics::head(out, "tollgate_kafka_delivery_latency_seconds", "histogram",
                 "Time from producing a message to its successful delivery report.");
   metrics::histogram_samples(out, "tollgate_kafka_delivery_latency_seconds", shards,

@@ -293,11 +293,15 @@ void shard_producer::dead_letter(std::uint64_t seq, std::span<const char> bytes,
 }
 
 void shard_producer::on_stats(std::string_view json) {
-  if (!parse_broker_states(json, brokers_)) return;
+  if (!parse_stats(json, stats_)) return;
   std::int64_t up = 0;
-  for (const broker_state& b : brokers_) up += b.up() ? 1 : 0;
+  for (const broker_state& b : stats_.brokers) up += b.up() ? 1 : 0;
   m_.brokers_up.set(up);
-  m_.set_brokers(brokers_);
+  // librdkafka's totals are per producer: a replaced producer starts from 0,
+  // so what the old one sent is kept as a base.
+  m_.tx_bytes.set(static_cast<std::int64_t>(tx_base_ + stats_.tx_bytes));
+  m_.txmsg_bytes.set(static_cast<std::int64_t>(txmsg_base_ + stats_.txmsg_bytes));
+  m_.set_brokers(stats_.brokers);
 }
 
 void shard_producer::on_error(rd_kafka_resp_err_t err, const char* reason) {
@@ -325,6 +329,9 @@ void shard_producer::restart() {
   }
   // The old producer's threads are joined off the loop: rd_kafka_destroy
   // waits for them. Its callbacks already point nowhere.
+  tx_base_ += stats_.tx_bytes;
+  txmsg_base_ += stats_.txmsg_bytes;
+  stats_ = {};
   client old = std::move(client_);
   old.target().self = nullptr;
   retired_.emplace_back([c = std::move(old)]() mutable { c.destroy(); });

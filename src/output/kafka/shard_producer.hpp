@@ -113,7 +113,9 @@ class shard_producer final : public output::shard_output {
   char ingested_at_[rfc3339_nano_max];
   std::size_t ingested_len_ = 0;
   std::string dead_;                  // dead-letter lines being built
-  std::vector<broker_state> brokers_;
+  producer_stats stats_;
+  std::uint64_t tx_base_ = 0;     // bytes sent by producers this shard replaced
+  std::uint64_t txmsg_base_ = 0;
   std::vector<std::thread> retired_;  // old producers being destroyed off the loop
 };
 

@@ -176,3 +176,19 @@ TEST_CASE("ingested_at is Go's RFC3339Nano in UTC: trailing zeros of the fractio
   CHECK(nano(951782400, 0) == "2000-02-29T00:00:00Z");
   CHECK(nano(0, 1000) == "1970-01-01T00:00:00.000001Z");
 }
+
+TEST_CASE("escaped member names and strings decode as Go decodes them: surrogate pairs joined, lone ones replaced") {
+  const std::string json =
+      R"({"specversion":"1.0","\u0069d":"x\ud83d\ude00y","source":"s\u00e9","type":"t\ud800","subject":"\b\f\u001f",)"
+      R"("time":"2023-11-14T22:13:20Z"})";
+  const auto m = encode_ok(json);
+  CHECK(m.key == "default-s\xC3\xA9-x\xF0\x9F\x98\x80y");
+  CHECK(m.value == "{\"id\":\"x\xF0\x9F\x98\x80y\",\"type\":\"t\xEF\xBF\xBD\",\"source\":\"s\xC3\xA9\","
+                   "\"subject\":\"\\u0008\\u000c\\u001f\",\"time\":1700000000,\"data\":\"\"}");
+}
+
+TEST_CASE("white space around members and values is allowed anywhere the validator allows it") {
+  const std::string json = " {\n \"specversion\" : \"1.0\" ,\t\"id\":\"e1\",\"source\":\"svc\",\"type\":\"api-calls\","
+                           "\"subject\":\"customer-1\",\"time\" :\"2023-11-14T22:13:20Z\" , \"data\" : 7 \r\n} ";
+  CHECK(encode_ok(json).value == value_with_data("7"));
+}

@@ -8,14 +8,17 @@
 using namespace tg::kafka;
 
 TEST_CASE("broker states are read from the statistics, without the internal broker") {
-  const char* json = R"({"name":"tollgate#producer-1","type":"producer","ts":1,"brokers":{
+  const char* json = R"({"name":"tollgate#producer-1","type":"producer","ts":1,"tx_bytes":5000,"txmsg_bytes":20000,"brokers":{
     "127.0.0.1:9092/bootstrap":{"name":"127.0.0.1:9092/bootstrap","nodeid":-1,"nodename":"127.0.0.1:9092","source":"configured","state":"INIT","stateage":1},
     ":0/internal":{"name":":0/internal","nodeid":-1,"nodename":"","source":"internal","state":"UP"},
     "127.0.0.1:9093/2":{"name":"127.0.0.1:9093/2","nodeid":2,"source":"learned","state":"UP","toppars":{}},
     "127.0.0.1:9094/3":{"nodeid":3,"state":"DOWN","source":"learned","name":"127.0.0.1:9094/3"}},
     "topics":{}})";
-  std::vector<broker_state> b;
-  REQUIRE(parse_broker_states(json, b));
+  producer_stats st;
+  REQUIRE(parse_stats(json, st));
+  CHECK(st.tx_bytes == 5000);
+  CHECK(st.txmsg_bytes == 20000);
+  const auto& b = st.brokers;
   REQUIRE(b.size() == 3);
   CHECK(b[0].name == "127.0.0.1:9092/bootstrap");
   CHECK_FALSE(b[0].up());
@@ -26,10 +29,12 @@ TEST_CASE("broker states are read from the statistics, without the internal brok
 }
 
 TEST_CASE("a document that is not librdkafka's statistics is refused") {
-  std::vector<broker_state> b;
-  CHECK_FALSE(parse_broker_states("not json", b));
-  CHECK_FALSE(parse_broker_states(R"({"brokers":[]})", b));
-  CHECK_FALSE(parse_broker_states(R"({"brokers":{"x":{"state":"UP"}}})", b));
-  CHECK(parse_broker_states(R"({"brokers":{}})", b));
-  CHECK(b.empty());
+  producer_stats st;
+  CHECK_FALSE(parse_stats("not json", st));
+  CHECK_FALSE(parse_stats("[1]", st));
+  CHECK_FALSE(parse_stats(R"({"brokers":[]})", st));
+  CHECK_FALSE(parse_stats(R"({"brokers":{"x":{"state":"UP"}}})", st));
+  CHECK(parse_stats(R"({"brokers":{}})", st));
+  CHECK(st.brokers.empty());
+  CHECK(st.tx_bytes == 0);
 }

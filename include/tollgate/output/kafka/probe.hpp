@@ -31,6 +31,8 @@ struct probe {
       {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
   metrics::gauge in_flight;        // messages produced and not yet reported
   metrics::gauge brokers_up;       // brokers librdkafka last reported UP
+  metrics::gauge tx_bytes;         // bytes sent to the brokers, from librdkafka's statistics
+  metrics::gauge txmsg_bytes;      // message bytes (before compression), likewise
 
   // librdkafka's brokers as of its last statistics.
   void set_brokers(std::vector<broker_state> b) {
