@@ -36,6 +36,7 @@ void block_stop_signals() {
   sigemptyset(&stop);
   sigaddset(&stop, SIGTERM);
   sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGHUP);
   ::pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 }
@@ -96,6 +97,7 @@ struct gateway::impl {
   std::vector<std::unique_ptr<probe>> counters;
   std::vector<std::unique_ptr<spool::probe>> spool_probes;  // with --spool-dir, one per shard
   std::vector<std::unique_ptr<spool::driver>> spools;       // with --spool-dir, one per shard
+  std::function<void()> reload;
 
   void open_spools();
 };
@@ -166,6 +168,7 @@ gateway::~gateway() {
 }
 
 unsigned short gateway::port() const { return impl_->port; }
+void gateway::on_reload(std::function<void()> hook) { impl_->reload = std::move(hook); }
 unsigned gateway::shard_count() const { return impl_->opts.shards; }
 
 run_report gateway::run() {
@@ -206,8 +209,20 @@ run_report gateway::run() {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   int sig = 0;
-  ::sigwait(&set, &sig);
+  for (;;) {
+    ::sigwait(&set, &sig);
+    if (sig != SIGHUP || failed.load() != 0) break;
+    log::info("SIGHUP: reloading configuration files", {});
+    if (g.reload) {
+      try {
+        g.reload();
+      } catch (const std::exception& e) {
+        log::error("reload failed; keeping the configuration in use", {{"error", e.what()}});
+      }
+    }
+  }
   if (failed.load() == 0) {
     log::info("stopping: finishing requests in progress", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
   }

@@ -77,34 +77,37 @@ void catalogue::recover_dir(directory_entry& d, std::uint32_t max_payload) {
     recover_options ro;
     ro.max_payload = max_payload;
     ro.last_segment = i + 1 == files->size();
+    ro.keep_records = false;
+    ro.acked = d.acked;
     auto rep = recover_segment(f.path, ro);
     if (!rep) fail_start("cannot recover " + f.path, rep.error());
-    if (rep->result == outcome::torn) {
-      m_.torn_bytes.add(rep->cut_bytes);
+    if (rep->torn_bytes > 0) {
+      m_.torn_bytes.add(rep->torn_bytes);
       log::warn("spool: torn tail truncated (a write cut short by a crash)",
-                {{"shard", shard_}, {"segment", f.path}, {"bytes", rep->cut_bytes}});
-    } else if (rep->result == outcome::corrupt) {
+                {{"shard", shard_}, {"segment", f.path}, {"bytes", rep->torn_bytes}});
+    }
+    if (rep->result == outcome::corrupt) {
       m_.quarantined_segments.add();
-      m_.quarantined_bytes.add(rep->cut_bytes);
-      log::error("spool: damaged records; the rest of the segment was moved to a .corrupt file",
-                 {{"shard", shard_}, {"segment", f.path}, {"bytes", rep->cut_bytes},
-                  {"records_kept", static_cast<unsigned long>(rep->records.size())}});
+      m_.quarantined_bytes.add(rep->quarantined_bytes);
+      m_.quarantined_events.add(rep->missing_seqs);
+      log::error("spool: damaged bytes moved to a .corrupt file; the records around them are replayed",
+                 {{"shard", shard_}, {"segment", f.path}, {"bytes", rep->quarantined_bytes},
+                  {"ranges", static_cast<unsigned long>(rep->damaged.size())},
+                  {"first_offset", rep->damaged.empty() ? 0 : rep->damaged.front().offset},
+                  {"records_kept", rep->record_count}, {"events_lost", rep->missing_seqs}});
     }
     if (!rep->header || rep->valid_end == 0) {
-      ::unlink(f.path.c_str());  // nothing in it: never reached the disk
+      // Nothing worth keeping (recovery renamed a file without a valid
+      // header to .corrupt already; an empty one never reached the disk).
+      ::unlink(f.path.c_str());
       continue;
     }
     segment_entry g;
     g.number = f.seq;
     g.first_seq = rep->header->first_seq;
-    g.last_seq = rep->records.empty() ? g.first_seq - 1 : rep->last_seq();
+    g.last_seq = rep->record_count == 0 ? g.first_seq - 1 : rep->last_seq();
     g.bytes = rep->valid_end;
-    for (const record_ref& r : rep->records) {
-      if (r.seq > d.acked) {
-        g.first_after_ack_offset = r.offset;
-        break;
-      }
-    }
+    g.first_after_ack_offset = rep->resume_offset;
     d.segs.push_back(g);
     bytes_ += g.bytes;
     ++segments_;

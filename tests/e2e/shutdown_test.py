@@ -5,7 +5,7 @@ import signal
 import socket
 import time
 
-from harness import (BATCH, CE, Gateway, batch, event, http_request, run_tests)
+from harness import (BATCH, CE, Gateway, batch, event, http_request, run_tests, wait_for)
 
 V1 = "/api/v1/events"
 
@@ -92,6 +92,22 @@ def test_drain_deadline_bounds_the_wait():
         g.stop()
         out = g.output()
     assert out == [ev]
+
+
+
+def test_sighup_reloads_and_keeps_serving():
+    """SIGHUP re-reads configuration files: the process logs it and goes on
+    serving; it is not a stop signal."""
+    with Gateway("--shards", "2") as g:
+        assert g.post(event("before-hup")).status == 204
+        g.send_signal(signal.SIGHUP)
+        wait_for(lambda: any("SIGHUP" in (l.get("msg") or "") for l in g.log_lines()), what="the reload log line")
+        assert g.alive(), g.stderr()
+        assert g.post(event("after-hup")).status == 204
+        g.stop()
+        lines = g.output()
+        assert len(lines) == 2, lines
+        assert b'"after-hup"' in lines[1], lines
 
 
 if __name__ == "__main__":

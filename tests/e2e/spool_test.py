@@ -16,13 +16,14 @@ import json
 import os
 import random
 import re
+import shutil
 import struct
 import subprocess
 import tempfile
 import threading
 import time
 
-from harness import (BATCH, BIN, CE, Conn, Gateway, Skip, assert_problem, batch, event, http_request, metric,
+from harness import (BATCH, BIN, CE, DATA, Conn, Gateway, Skip, assert_problem, batch, event, http_request, metric,
                      metric_sum, run_tests, wait_for)
 from upstreams import Sink
 
@@ -281,13 +282,20 @@ def assert_only_sent(sink, sent):
 
 # --- the spool on disk --------------------------------------------------------------
 # segment = 40-byte header ("TGSPOOL1" | u32 version | u32 shard | u64 segment seq |
-# u64 first seq | u32 0 | u32 crc32c(bytes 0..36)) then records, 8-byte aligned:
-# u32 length | u32 crc32c(seq bytes + payload) | u64 seq | payload | zero padding.
+# u64 first seq | u32 0 | u32 crc32c(bytes 0..36)) then records, 8-byte aligned.
+# Version 2 (written now): u32 marker "\xF9TGR" | u32 length | u64 seq |
+# u32 crc32c(payload) | u32 crc32c(bytes 0..20) | payload | zero padding; a skip
+# record ("\xF9TGS", its span in the seq field) replaces a quarantined range.
+# Version 1 (read): u32 length | u32 crc32c(seq bytes + payload) | u64 seq |
+# payload | zero padding.
 
 SEGMENT_RE = re.compile(r"^segment-[0-9a-f]{16}\.log$")
 SHARD_RE = re.compile(r"^shard-(0|[1-9][0-9]*)$")
 HEADER_BYTES = 40
-RECORD_HEADER_BYTES = 16
+RECORD_HEADER_BYTES = 24
+RECORD_HEADER_BYTES_V1 = 16
+RECORD_MARKER = 0x524754F9
+SKIP_MARKER = 0x534754F9
 
 
 def _crc32c_table():
@@ -313,12 +321,27 @@ def crc32c(data, crc=0):
 assert crc32c(b"123456789") == 0xE3069283  # the check value of CRC-32C
 
 
+def pad8(n):
+    return (n + 7) & ~7
+
+
+def encode_header(version, shard, segment_seq, first_seq):
+    h = b"TGSPOOL1" + struct.pack("<IIQQI", version, shard, segment_seq, first_seq, 0)
+    return h + struct.pack("<I", crc32c(h))
+
+
+def encode_v1_record(seq, payload):
+    return (struct.pack("<IIQ", len(payload), crc32c(payload, crc32c(struct.pack("<Q", seq))), seq) + payload
+            + b"\0" * (pad8(len(payload)) - len(payload)))
+
+
 Record = collections.namedtuple("Record", "offset seq length footprint payload")
 
 
 class Segment:
-    """One segment file read whole; its records up to the first that is not a
-    complete record (zeros, a short tail). `verify`: every CRC must match."""
+    """One segment file read whole; its records (either layout, skip records
+    stepped over) up to the first that is not a complete record (zeros, a
+    short tail). `verify`: every CRC must match."""
 
     def __init__(self, path, verify=True):
         self.path = path
@@ -328,23 +351,35 @@ class Segment:
         self.records = []
         self.end = len(d)
         self.first_seq = 0
+        self.version = None
         if len(d) < HEADER_BYTES:
             return  # created, and nothing (or not all of the header) reached it yet
         assert d[:8] == b"TGSPOOL1", "%s: not a spool segment: %r" % (path, d[:40])
         self.version, self.shard, self.segment_seq, self.first_seq, _, hcrc = struct.unpack_from("<IIQQII", d, 8)
         assert hcrc == crc32c(d[:36]), "%s: header CRC mismatch" % path
+        assert self.version in (1, 2), "%s: version %d" % (path, self.version)
         off = HEADER_BYTES
-        while off + RECORD_HEADER_BYTES <= len(d):
-            length, crc, seq = struct.unpack_from("<IIQ", d, off)
-            if length == 0:
-                break
-            need = RECORD_HEADER_BYTES + ((length + 7) & ~7)
+        hdr = RECORD_HEADER_BYTES if self.version == 2 else RECORD_HEADER_BYTES_V1
+        while off + hdr <= len(d):
+            if self.version == 2:
+                marker, length, seq, pcrc, rcrc = struct.unpack_from("<IIQII", d, off)
+                if marker == SKIP_MARKER and rcrc == crc32c(d[off:off + 20]):
+                    off += seq
+                    continue
+                if marker != RECORD_MARKER:
+                    break
+            else:
+                length, crc, seq = struct.unpack_from("<IIQ", d, off)
+                if length == 0:
+                    break
+            need = hdr + pad8(length)
             if off + need > len(d):
                 break
-            payload = d[off + RECORD_HEADER_BYTES:off + RECORD_HEADER_BYTES + length]
+            payload = d[off + hdr:off + hdr + length]
             if verify:
-                assert crc == crc32c(payload, crc32c(struct.pack("<Q", seq))), \
-                    "%s: record at %d fails its CRC" % (path, off)
+                ok = (rcrc == crc32c(d[off:off + 20]) and pcrc == crc32c(payload) if self.version == 2
+                      else crc == crc32c(payload, crc32c(struct.pack("<Q", seq))))
+                assert ok, "%s: record at %d fails its CRC" % (path, off)
             self.records.append(Record(off, seq, length, need, payload))
             off += need
         self.end = off  # end of the last complete record
@@ -591,7 +626,7 @@ def test_an_outage_with_a_backlog_far_larger_than_the_ring_loses_nothing():
         assert_only_sent(sink, load.sent_ids())
 
 
-def test_damaged_records_are_quarantined_a_torn_tail_is_cut_and_the_rest_delivered():
+def test_a_damaged_record_is_quarantined_alone_a_torn_tail_is_cut_and_the_rest_delivered():
     with Sink() as sink, tempfile.TemporaryDirectory() as tmp:
         spool = new_spool(tmp)
         flags = ("--ack", "durable", "--shards", "1", "--segment-bytes", "16KiB")
@@ -618,13 +653,13 @@ def test_damaged_records_are_quarantined_a_torn_tail_is_cut_and_the_rest_deliver
         victim = older[len(older) // 2]
         at = len(victim.records) // 2
         bad = victim.records[at]
-        pos = bad.offset + RECORD_HEADER_BYTES + bad.length // 2
+        pos = bad.offset + victim_header_bytes(victim) + bad.length // 2
         damaged = bytearray(victim.data)
         damaged[pos] ^= 0x20
         with open(victim.path, "r+b") as f:
             f.seek(pos)
             f.write(bytes([damaged[pos]]))
-        quarantined_ids = set(victim.ids(victim.records[at:]))
+        quarantined_ids = set(victim.ids([bad]))
         # The newest segment's last record cut in half, as a crash mid-write leaves it.
         newest = segs[-1]
         last = newest.records[-1]
@@ -638,19 +673,23 @@ def test_damaged_records_are_quarantined_a_torn_tail_is_cut_and_the_rest_deliver
             corrupt = victim.path + ".corrupt"
             wait_for(lambda: os.path.exists(corrupt), what=corrupt)
             m = g.metrics()
-            assert metric_sum(m, "tollgate_spool_quarantined_segments_total") >= 1, stderr_tail(g)
+            assert metric_sum(m, "tollgate_spool_quarantined_segments_total") == 1, stderr_tail(g)
             with open(corrupt, "rb") as f:
                 moved = f.read()
-            # The rest of the segment, from the damaged record on, moved aside as it was.
-            assert moved.startswith(bytes(damaged[bad.offset:victim.end])), \
-                "%s does not hold the segment's tail from the damaged record (%d bytes, expected %d from offset %d)" % (
-                    corrupt, len(moved), len(damaged) - bad.offset, bad.offset)
-            assert len(moved) == len(damaged) - bad.offset, (len(moved), len(damaged) - bad.offset)
-            assert metric_sum(m, "tollgate_spool_quarantined_bytes_total") >= len(moved)
+            # The damaged record alone, at its offset in the segment (the rest of the copy is a hole).
+            assert len(moved) == bad.offset + bad.footprint, (len(moved), bad.offset, bad.footprint)
+            assert moved[bad.offset:] == bytes(damaged[bad.offset:bad.offset + bad.footprint]), \
+                "%s does not hold the damaged record" % corrupt
+            assert moved[:bad.offset] == bytes(bad.offset)
+            assert metric_sum(m, "tollgate_spool_quarantined_bytes_total") == bad.footprint
+            assert metric_sum(m, "tollgate_spool_quarantined_events_total") == 1
             assert metric_sum(m, "tollgate_spool_torn_bytes_total") == cut - last.offset, \
                 "torn bytes %s, the cut left %d" % (metric_sum(m, "tollgate_spool_torn_bytes_total"), cut - last.offset)
-            if os.path.exists(victim.path):
-                assert os.path.getsize(victim.path) == bad.offset, "the damaged segment was not truncated"
+            # The damaged segment keeps its size (a skip record took the record's place), the
+            # records after the damaged one are still there.
+            after = Segment(victim.path)
+            assert len(after.data) == len(damaged)
+            assert [r.seq for r in after.records] == [r.seq for r in victim.records if r.seq != bad.seq]
             if os.path.exists(newest.path):
                 assert os.path.getsize(newest.path) == last.offset, "the torn tail was not truncated"
             assert healthy(g)
@@ -660,9 +699,174 @@ def test_damaged_records_are_quarantined_a_torn_tail_is_cut_and_the_rest_deliver
             r = g.post(event("after-damage"), CE)
             assert r.status == 204, r
             wait_delivered(sink, ["after-damage"], g, spool=spool)
+            assert not arrived(sink) & quarantined_ids, "a quarantined record was delivered"
             assert healthy(g)
             g.stop()
         assert_only_sent(sink, on_disk + ["after-damage"])
+
+
+def victim_header_bytes(seg):
+    return RECORD_HEADER_BYTES if seg.version == 2 else RECORD_HEADER_BYTES_V1
+
+
+def one_segment_of(g, spool, prefix, requests, per_request):
+    """Posts the events (acknowledged durably), kills the gateway and returns
+    (ids, the only segment holding records) of shard-0."""
+    ids = post_batches(g, prefix, requests=requests, per_request=per_request)
+    g.kill()
+    segs = [Segment(p) for p in segment_paths(os.path.join(spool, "shard-0"))]
+    full = [s for s in segs if s.records]
+    assert len(full) == 1, "expected one segment with records, got %d" % len(full)
+    return ids, full[0]
+
+
+def test_one_flipped_bit_in_record_138_of_2000_loses_only_that_record():
+    with Sink() as sink, tempfile.TemporaryDirectory() as tmp:
+        spool = new_spool(tmp)
+        flags = ("--ack", "durable", "--shards", "1")
+        upstream_down(sink)
+        with spooled(sink, spool, tmp, *flags) as g:
+            acked, seg = one_segment_of(g, spool, "bit", requests=100, per_request=20)
+        assert len(seg.records) == 2000, len(seg.records)
+        bad = seg.records[137]
+        lost = set(seg.ids([bad]))
+        assert len(lost) == 1
+        pos = bad.offset + victim_header_bytes(seg) + bad.length // 2
+        with open(seg.path, "r+b") as f:
+            f.seek(pos)
+            b = f.read(1)
+            f.seek(pos)
+            f.write(bytes([b[0] ^ 0x04]))  # one bit
+        upstream_up(sink)
+        with spooled(sink, spool, tmp, *flags) as g:
+            expected = set(acked) - lost
+            assert len(expected) == 1999
+            wait_delivered(sink, expected, g, spool=spool)
+            m = g.metrics()
+            assert metric_sum(m, "tollgate_spool_quarantined_events_total") == 1
+            assert metric_sum(m, "tollgate_spool_quarantined_bytes_total") == bad.footprint
+            assert metric_sum(m, "tollgate_spool_replayed_events_total") >= 1999
+            assert not arrived(sink) & lost
+            wait_trimmed(g, spool, 1)
+            g.stop()
+        assert os.path.exists(seg.path + ".corrupt")
+
+
+def test_a_length_past_the_end_of_the_newest_segment_is_damage_copied_not_a_silent_cut():
+    with Sink() as sink, tempfile.TemporaryDirectory() as tmp:
+        spool = new_spool(tmp)
+        flags = ("--ack", "durable", "--shards", "1")
+        upstream_down(sink)
+        with spooled(sink, spool, tmp, *flags) as g:
+            acked, seg = one_segment_of(g, spool, "eof", requests=5, per_request=10)
+        bad = seg.records[20]
+        past = len(seg.data) - bad.offset + 4096  # the record would end 4 KiB past the end of the file
+        at = bad.offset + (4 if seg.version == 2 else 0)  # the length field
+        with open(seg.path, "r+b") as f:
+            f.seek(at)
+            f.write(struct.pack("<I", past))
+        lost = set(seg.ids([bad]))
+        upstream_up(sink)
+        with spooled(sink, spool, tmp, *flags) as g:
+            corrupt = seg.path + ".corrupt"
+            assert os.path.exists(corrupt), "the damaged record was dropped without a .corrupt copy" + stderr_tail(g)
+            with open(corrupt, "rb") as f:  # the damaged record, at its offset
+                f.seek(at)
+                assert f.read(4) == struct.pack("<I", past), "%s does not hold the damaged length" % corrupt
+            m = g.metrics()
+            # Torn: only the zeros O_DIRECT left past the last record (the kill came before a trim).
+            assert metric_sum(m, "tollgate_spool_torn_bytes_total") == len(seg.data) - seg.end, \
+                "read as a torn tail: %s bytes cut" % metric_sum(m, "tollgate_spool_torn_bytes_total")
+            assert metric_sum(m, "tollgate_spool_quarantined_segments_total") == 1
+            wait_delivered(sink, set(acked) - lost, g, spool=spool)
+            g.stop()
+
+
+def vm_hwm_bytes(pid):
+    """The peak resident set of a process (VmHWM in /proc/PID/status)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM for %d" % pid)
+
+
+def allocated_bytes(path):
+    return os.stat(path).st_blocks * 512
+
+
+def test_a_sparse_1_gib_segment_costs_neither_memory_nor_a_dense_copy():
+    gib = 1 << 30
+    with Sink() as sink, tempfile.TemporaryDirectory() as tmp:
+        spool = new_spool(tmp)
+        flags = ("--ack", "durable", "--shards", "1", "--segment-bytes", "16KiB")
+        upstream_down(sink)
+        with spooled(sink, spool, tmp, *flags) as g:
+            acked = post_batches(g, "sparse", requests=30, per_request=5)
+            g.kill()
+        shard0 = os.path.join(spool, "shard-0")
+        paths = segment_paths(shard0)
+        assert len(paths) >= 2
+        # An older segment whose size grew to 1 GiB (a hole after its records), and
+        # a 1 GiB hole with the next segment's name (no header at all).
+        grown = paths[0]
+        grown_size = Segment(grown).end  # O_DIRECT may have left zeros past the last record
+        os.truncate(grown, gib)
+        # The segment before the stray is no longer the newest: zeros O_DIRECT left past its
+        # last record are quarantined too (sparse, so free), not cut as a torn tail.
+        before_stray = Segment(paths[-1])
+        padding = len(before_stray.data) - before_stray.end
+        stray = os.path.join(shard0, "segment-%016x.log" % (int(os.path.basename(paths[-1])[8:24], 16) + 1))
+        with open(stray, "wb") as f:
+            f.truncate(gib)
+        with spooled(sink, spool, tmp, *flags) as g:  # recovery is done once it listens
+            peak = vm_hwm_bytes(g.proc.pid)
+            assert peak < 256 << 20, "peak RSS %d MiB recovering two 1 GiB sparse files" % (peak >> 20)
+            assert os.path.getsize(grown) == grown_size, "the hole was not cut off the older segment"
+            for q in (grown + ".corrupt", stray + ".corrupt"):
+                assert os.path.getsize(q) == gib, (q, os.path.getsize(q))
+                assert allocated_bytes(q) < 1 << 20, "%s takes %d bytes on disk: copied densely" % (
+                    q, allocated_bytes(q))
+            # Moved aside; its name is free again (the new writer's segment may take it).
+            assert not os.path.exists(stray) or os.path.getsize(stray) < 1 << 20
+            m = g.metrics()
+            expected = 2 * gib - grown_size + padding
+            assert metric_sum(m, "tollgate_spool_quarantined_bytes_total") == expected, (
+                metric_sum(m, "tollgate_spool_quarantined_bytes_total"), expected, stderr_tail(g))
+            upstream_up(sink)
+            wait_delivered(sink, acked, g, spool=spool)
+            g.stop()
+
+
+def test_version_1_segments_of_an_older_tollgate_still_replay():
+    with Sink() as sink, tempfile.TemporaryDirectory() as tmp:
+        spool = new_spool(tmp)
+        shard0 = os.path.join(spool, "shard-0")
+        os.makedirs(shard0)
+        # Written by the version-1 writer itself (tests/data/spool/README.md): records 5..16.
+        shutil.copy(os.path.join(DATA, "spool", "segment-v1-fixture.log"),
+                    os.path.join(shard0, "segment-0000000000000002.log"))
+        old_ids = ["v1-%d" % i for i in range(12)]
+        # And a later version-1 segment, records 17..56, the last one cut by a crash.
+        more = ["v1-more-%d" % i for i in range(40)]
+        seg3 = encode_header(1, 0, 3, 17) + b"".join(encode_v1_record(17 + i, event(x)) for i, x in enumerate(more))
+        with open(os.path.join(shard0, "segment-0000000000000003.log"), "wb") as f:
+            f.write(seg3[:-9])
+        flags = ("--ack", "durable", "--shards", "1")
+        with spooled(sink, spool, tmp, *flags) as g:
+            wait_delivered(sink, old_ids + more[:-1], g, spool=spool)
+            m = g.metrics()
+            assert metric_sum(m, "tollgate_spool_torn_bytes_total") > 0
+            assert metric_sum(m, "tollgate_spool_quarantined_segments_total") == 0
+            new = post_batches(g, "v2-after", requests=4, per_request=5)
+            wait_delivered(sink, new, g, spool=spool)
+            # New records go to a new segment, version 2, numbered on after the old ones.
+            written = [Segment(p) for p in segment_paths(shard0)]
+            newest = written[-1]
+            assert newest.version == 2, newest.version
+            assert newest.first_seq == 56, newest.first_seq
+            wait_trimmed(g, spool, 1)
+            g.stop()
 
 
 def test_a_full_spool_answers_503_after_the_admit_timeout_or_429_at_once_then_recovers():

@@ -18,6 +18,7 @@
 #include "tollgate/spool/layout.hpp"
 #include "tollgate/spool/segment_reader.hpp"
 #include "tollgate/spool/segment_writer.hpp"
+#include "v1_segment.hpp"
 
 using namespace tg::spool;
 using spool_test::temp_dir;
@@ -499,4 +500,50 @@ TEST_CASE("close and reopen start from the given offset with a fresh buffer") {
   got.clear();
   CHECK(read_all(r, got) == stop::end);
   CHECK(got == expected(3, 6));
+}
+
+TEST_CASE("a skip record left by recovery is stepped over, also when its span ends past the buffer") {
+  temp_dir d;
+  const std::string path = d / segment_file_name(1);
+  {
+    auto w = segment_writer::create(d.path(), 0, 1, 1);
+    REQUIRE(w);
+    append(*w, 1, 400);
+  }
+  auto bytes = spool_test::read_file(path);
+  // Records 3..300 become one skip record, as recovery leaves a damaged range.
+  const std::uint64_t from = offset_of_record(2), to = offset_of_record(300);
+  encode_skip(std::span<char, record_header_bytes>(bytes.data() + from, record_header_bytes), to - from);
+  spool_test::write_file(path, bytes);
+  for (std::size_t chunk : {std::size_t{4096}, std::size_t{1} << 20}) {
+    CAPTURE(chunk);
+    segment_reader r(1u << 20, chunk);
+    REQUIRE(r.open(path, 0));
+    std::vector<rec> got;
+    CHECK(read_all(r, got) == stop::end);
+    std::vector<rec> want = expected(1, 2);
+    const auto rest = expected(301, 400);
+    want.insert(want.end(), rest.begin(), rest.end());
+    CHECK(got == want);
+    // A limit inside the gap stops at the first record after it, unread.
+    REQUIRE(r.open(path, 0));
+    got.clear();
+    CHECK(read_all(r, got, 150) == stop::limit);
+    CHECK(got == expected(1, 2));
+    CHECK(r.offset() == to);
+  }
+}
+
+TEST_CASE("a version 1 segment reads back with the same reader") {
+  temp_dir d;
+  const std::string path = d / segment_file_name(1);
+  std::vector<std::string> ps;
+  for (int i = 1; i <= 300; ++i) ps.push_back(payload(i));
+  spool_test::write_file(path, spool_test::v1_segment(0, 1, 1, ps));
+  segment_reader r(1u << 20, 4096);
+  REQUIRE(r.open(path, 0));
+  std::vector<rec> got;
+  CHECK(read_all(r, got) == stop::end);
+  CHECK(got == expected(1, 300));
+  CHECK(r.offset() == segment_header_bytes + 300 * record_footprint_v1(payload(1).size()));
 }

@@ -56,10 +56,16 @@ class gateway {
   unsigned short port() const;
   unsigned shard_count() const;
 
-  // Starts the shards and the output, blocks until SIGTERM or SIGINT, then
-  // drains. SIGTERM/SIGINT must be blocked in every thread before calling
-  // (main does this first thing). Throws reactor::unsupported when io_uring is
-  // unusable here.
+  // What SIGHUP does (re-read configuration files), called on the main thread
+  // while the shards run; each reload hook publishes what it read for the
+  // shards to pick up, or keeps the old configuration and logs why. Set
+  // before run().
+  void on_reload(std::function<void()> hook);
+
+  // Starts the shards and the output, blocks until SIGTERM or SIGINT (calling
+  // the reload hook on each SIGHUP meanwhile), then drains. The signals must
+  // be blocked in every thread before calling (main does this first thing).
+  // Throws reactor::unsupported when io_uring is unusable here.
   run_report run();
 
  private:
@@ -67,9 +73,9 @@ class gateway {
   impl* impl_;
 };
 
-// Blocks SIGTERM and SIGINT for the calling thread (and so for every thread it
-// starts afterwards: gateway::run() waits for them with sigwait) and ignores
-// SIGPIPE. Call first thing in main, before any thread exists.
+// Blocks SIGTERM, SIGINT and SIGHUP for the calling thread (and so for every
+// thread it starts afterwards: gateway::run() waits for them with sigwait) and
+// ignores SIGPIPE. Call first thing in main, before any thread exists.
 void block_stop_signals();
 
 // CPUs in this process's affinity mask, in order.

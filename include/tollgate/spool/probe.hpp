@@ -21,7 +21,8 @@ struct probe {
   metrics::histogram<11> events_per_sync{{1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10000, 100000}};
   metrics::counter replayed_events;        // read back at start-up: written by an earlier run, not yet delivered
   metrics::counter disk_read_events;       // read back from disk because memory did not hold them (replay included)
-  metrics::counter quarantined_segments;   // segments whose damaged rest went to a .corrupt file
+  metrics::counter quarantined_segments;   // segments with damaged bytes moved to a .corrupt file
+  metrics::counter quarantined_events;     // sequence numbers missing between the records kept around damage
   metrics::counter quarantined_bytes;
   metrics::counter torn_bytes;             // cut from torn tails at start-up
   metrics::counter write_errors;           // failed writes and syncs

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Reads one segment's records back, in order, from a record boundary: what the
 // forwarder needs once an event is no longer in memory (a backlog larger than
-// the ring, or a replay after a restart). pread into one reusable buffer, so a
+// the ring, or a replay after a restart). Either layout (format.hpp tells them
+// apart by a record's first bytes); skip records are stepped over, so the
+// sequence numbers it hands out may jump where recovery removed damage. pread into one reusable buffer, so a
 // record costs a scan and a copy, not a system call. Blocking reads from the
 // page cache on the shard's thread; the writes are what go through io_uring.
 #pragma once
@@ -37,7 +39,8 @@ class segment_reader {
     limit,    // the next record's sequence number is above the limit
     refused,  // take() returned false for the next record (it stays unread)
     end,      // no complete record at offset(): the end of what the file holds now
-    damaged,  // a record that fails its CRC or framing
+    damaged,  // a record that fails its CRC or framing (recovery found none at start:
+              // the bytes changed since, or it is the writer's next write landing)
     need_data,  // asynchronous mode only: fill next_load() (io_uring read), then loaded(), then read() again
   };
 
@@ -68,11 +71,19 @@ class segment_reader {
     for (;;) {
       scan_result r;  // kind end: nothing buffered at offset()
       if (off_ >= buf_off_ && off_ - buf_off_ <= buf_len_ && buf_len_ > 0) {
-        r = scan_record(std::span<const char>(buf_.data(), buf_len_), off_ - buf_off_, max_payload_);
+        const std::span<const char> buffered(buf_.data(), buf_len_);
+        const std::size_t at = static_cast<std::size_t>(off_ - buf_off_);
+        r = scan_record(buffered, at, max_payload_, record_version_at(buffered, at));
       }
       if (r.kind == scan_kind::record) {
         if (r.seq > limit) return stop::limit;
         if (!take(r.seq, r.payload)) return stop::refused;
+        off_ = buf_off_ + r.next;
+        continue;
+      }
+      if (r.kind == scan_kind::skip) {
+        // Damage recovery moved to .corrupt: its span may end past the buffer,
+        // which is then read again from there.
         off_ = buf_off_ + r.next;
         continue;
       }
