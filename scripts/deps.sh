@@ -18,7 +18,7 @@ tg_need_packages() {
 
 # What building tollgate needs (DESIGN.md, "Dependencies").
 TG_BUILD_PACKAGES=(g++ meson ninja-build pkg-config liburing-dev libsimdjson-dev node-llhttp
-  libmimalloc-dev libssl-dev libbenchmark-dev doctest-dev)
+  libmimalloc-dev libssl-dev libbenchmark-dev doctest-dev librdkafka-dev)
 # What the tests add: real clients; promtool (prometheus) for the alert rules, dashboard
 # and /metrics; chromium for the status page; groff for the man pages.
 TG_TEST_PACKAGES=(python3 curl openssl prometheus chromium groff-base)

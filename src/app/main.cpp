@@ -16,6 +16,7 @@
 #include "tollgate/config/flags.hpp"
 #include "tollgate/output/http/forwarder.hpp"
 #include "tollgate/output/jsonl/writer.hpp"
+#include "tollgate/output/kafka/backend.hpp"
 #include "tollgate/reactor/uring.hpp"
 #include "tollgate/server/gateway.hpp"
 #include "tollgate_config.h"
@@ -65,6 +66,12 @@ int main(int argc, char** argv) {
                                          {"token", cfg.upstream_token.empty() ? "none" : "set"},
                                          {"dead_letter", cfg.forward.dead_letter_path}});
       out = std::move(http);
+    } else if (cfg.upstream.rfind("kafka://", 0) == 0) {
+      auto kafka = std::make_unique<kafka::backend>(cfg.kafka);
+      log::info("producing to kafka", {{"upstream", kafka->describe()}, {"namespace", cfg.kafka.ns},
+                                       {"settings", kafka->settings_for_log()},
+                                       {"dead_letter", cfg.kafka.dead_letter_path}});
+      out = std::move(kafka);
     } else {
       out = std::make_unique<output::jsonl_backend>(cfg.output);
     }

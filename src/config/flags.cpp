@@ -3,6 +3,7 @@
 // take an optional KiB/MiB/GiB suffix; durations are whole milliseconds.
 #include "tollgate/config/flags.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstdint>
@@ -109,8 +110,9 @@ std::vector<flag> table() {
   const upstream::options u;
   t.push_back({"upstream", "OPENMETER_URL", "URL", "stdout",
                "Where accepted events go. An OpenMeter base URL, as the SDKs take it (https://openmeter.cloud, "
-               "http://127.0.0.1:8888): batches are POSTed to <URL>/api/v1/events. Or stdout, or file:PATH "
-               "(JSON Lines, one event per line).",
+               "http://127.0.0.1:8888): batches are POSTed to <URL>/api/v1/events. Or kafka://HOST:PORT[,HOST:PORT...]: "
+               "each event is produced to self-hosted OpenMeter's Kafka ingest topic in OpenMeter's own message "
+               "format (see --kafka-namespace). Or stdout, or file:PATH (JSON Lines, one event per line).",
                [](config& c, const std::string& v) { c.upstream = v; }});
   t.push_back({"upstream-token", "OPENMETER_TOKEN", "TOKEN", "none",
                "Bearer token sent upstream as Authorization: Bearer TOKEN. Never logged.",
@@ -150,6 +152,32 @@ std::vector<flag> table() {
   t.push_back({"retry-max-ms", "TOLLGATE_RETRY_MAX_MS", "MS", std::to_string(u.retry_max_ms),
                "Largest retry delay ceiling.",
                up_number("retry-max-ms", &upstream::options::retry_max_ms, false, 1, 3600000)});
+  const kafka::options k;
+  t.push_back({"kafka-namespace", "TOLLGATE_KAFKA_NAMESPACE", "NS", k.ns,
+               "kafka:// upstream: the OpenMeter namespace (the message key's prefix, the namespace header and the "
+               "default topic).",
+               [](config& c, const std::string& v) { c.kafka.ns = v; }});
+  t.push_back({"kafka-topic", "TOLLGATE_KAFKA_TOPIC", "NAME", "om_<NS>_events",
+               "kafka:// upstream: the topic to produce to; OpenMeter's sink worker reads om_<NS>_events. tollgate "
+               "never creates it.",
+               [](config& c, const std::string& v) { c.kafka.topic = v; }});
+  t.push_back({"kafka-option", "TOLLGATE_KAFKA_OPTIONS", "KEY=VALUE", "acks=all enable.idempotence=true compression.codec=lz4",
+               "kafka:// upstream: a librdkafka property (SASL, TLS, compression, linger...); repeat the flag for "
+               "more (the environment variable takes one per line). An unknown property fails the start. Values "
+               "are never logged for secret properties (passwords, keys, tokens).",
+               [](config& c, const std::string& v) {
+                 std::size_t start = 0;
+                 do {
+                   const std::size_t end = std::min(v.find('\n', start), v.size());
+                   const std::string item = v.substr(start, end - start);
+                   start = end + 1;
+                   const std::size_t eq = item.find('=');
+                   if (eq == std::string::npos || eq == 0) {
+                     throw usage_error("--kafka-option: \"" + item.substr(0, eq) + "\" is not KEY=VALUE");
+                   }
+                   c.kafka.settings.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+                 } while (start < v.size());
+               }});
   t.push_back({"ack", "TOLLGATE_ACK", "MODE", "buffered",
                "When a request gets its 204. buffered: the events are in the shard's buffer (OpenMeter's own 204 "
                "means no more); with --spool-dir they are also written to the spool, without waiting for the "
@@ -168,7 +196,7 @@ std::vector<flag> table() {
                "segment files under DIR/shard-N, replays what was not delivered when tollgate starts again "
                "(after a crash, a restart or with a different --shards), and deletes a segment once every event "
                "in it is delivered. The event buffer then only caches the spool, so a long outage is bounded by "
-               "--spool-max-bytes instead of --buffer-bytes. Needs an http(s):// --upstream.",
+               "--spool-max-bytes instead of --buffer-bytes. Needs an http(s):// or kafka:// --upstream.",
                [](config& c, const std::string& v) { c.server.spool_dir = v; }});
   t.push_back({"segment-bytes", "TOLLGATE_SEGMENT_BYTES", "SIZE", "64MiB",
                "Spool segment size: a segment is closed and a new one started before it would pass this; "
@@ -319,12 +347,19 @@ config parse(int argc, const char* const* argv, const std::function<const char*(
   c.output.target = c.upstream;
   c.forward.url = c.upstream;
   c.forward.token = c.upstream_token;
+  c.kafka.url = c.upstream;
+  c.kafka.dead_letter_path = c.forward.dead_letter_path;
+  c.kafka.retry_initial_ms = c.forward.retry_initial_ms;
+  c.kafka.retry_max_ms = c.forward.retry_max_ms;
   const bool http_upstream = c.upstream.rfind("http://", 0) == 0 || c.upstream.rfind("https://", 0) == 0;
-  if (c.server.ack == server::ack_mode::upstream && !http_upstream) {
-    throw usage_error("--ack upstream needs an http(s):// --upstream");
+  // Both confirm delivery: a released event is one the upstream has.
+  const bool delivering = http_upstream || c.upstream.rfind("kafka://", 0) == 0;
+  if (c.server.ack == server::ack_mode::upstream && !delivering) {
+    throw usage_error("--ack upstream needs an http(s):// or kafka:// --upstream");
   }
-  if (!c.server.spool_dir.empty() && !http_upstream) {
-    throw usage_error("--spool-dir needs an http(s):// --upstream (the spool holds events until the upstream has them)");
+  if (!c.server.spool_dir.empty() && !delivering) {
+    throw usage_error("--spool-dir needs an http(s):// or kafka:// --upstream (the spool holds events until the "
+                      "upstream has them)");
   }
   if (c.server.ack == server::ack_mode::durable && c.server.spool_dir.empty()) {
     throw usage_error("--ack durable needs --spool-dir");

@@ -55,6 +55,7 @@ ingest_handler::ingest_handler(const options& opts, ring::event_ring& ring, prob
 
 bool ingest_handler::ready() const {
   if (process_.stopping.load(std::memory_order_relaxed)) return false;
+  if (process_.output != nullptr && !process_.output->ready()) return false;
   if (spool_ != nullptr) {
     // The ring is only a cache in front of the spool: what matters is whether
     // every shard's spool has room and can write.

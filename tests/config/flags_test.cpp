@@ -104,3 +104,29 @@ TEST_CASE("request limits have upper bounds that fit 32-bit offsets, named with 
   CHECK_THROWS_WITH_AS(parse({"--max-events-per-request", "4294967297"}),
                        doctest::Contains("--max-events-per-request: at most"), config::usage_error);
 }
+
+TEST_CASE("kafka flags fill the Kafka output's options, --kafka-option repeats and the environment takes one per line") {
+  const auto c = parse({"--upstream", "kafka://k1:9092", "--kafka-namespace", "acme", "--kafka-option", "linger.ms=20",
+                        "--kafka-option=sasl.password=a=b", "--dead-letter", "/tmp/dl.jsonl"});
+  CHECK(c.kafka.url == "kafka://k1:9092");
+  CHECK(c.kafka.ns == "acme");
+  CHECK(c.kafka.topic.empty());
+  REQUIRE(c.kafka.settings.size() == 2);
+  CHECK(c.kafka.settings[0] == std::pair<std::string, std::string>("linger.ms", "20"));
+  CHECK(c.kafka.settings[1] == std::pair<std::string, std::string>("sasl.password", "a=b"));
+  CHECK(c.kafka.dead_letter_path == "/tmp/dl.jsonl");
+  const auto e = parse({"--upstream", "kafka://k1:9092"},
+                       {{"TOLLGATE_KAFKA_OPTIONS", "acks=1\ncompression.codec=zstd"}, {"TOLLGATE_KAFKA_TOPIC", "t"}});
+  REQUIRE(e.kafka.settings.size() == 2);
+  CHECK(e.kafka.settings[1].second == "zstd");
+  CHECK(e.kafka.topic == "t");
+  CHECK_THROWS_AS(parse({"--kafka-option", "novalue"}), config::usage_error);
+  CHECK_THROWS_AS(parse({"--kafka-option", "=x"}), config::usage_error);
+}
+
+TEST_CASE("--spool-dir and --ack upstream take a kafka upstream, which confirms delivery") {
+  const auto c = parse({"--upstream", "kafka://k1:9092", "--spool-dir", "/tmp/s", "--ack", "upstream"});
+  CHECK(c.server.spool_dir == "/tmp/s");
+  CHECK(c.server.ack == server::ack_mode::upstream);
+  CHECK_THROWS_AS(parse({"--upstream", "stdout", "--ack", "upstream"}), config::usage_error);
+}

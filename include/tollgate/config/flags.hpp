@@ -11,6 +11,7 @@
 #include "tollgate/output/jsonl/writer.hpp"
 #include "tollgate/server/options.hpp"
 #include "tollgate/output/http/forwarder.hpp"
+#include "tollgate/output/kafka/options.hpp"
 
 namespace tg::config {
 
@@ -21,9 +22,10 @@ struct usage_error : std::runtime_error {
 struct config {
   server::options server;
   output::jsonl_options output;
-  std::string upstream;          // as given: "", "stdout", "file:PATH", "http(s)://…"
+  std::string upstream;          // as given: "", "stdout", "file:PATH", "http(s)://…", "kafka://…"
   std::string upstream_token;    // never logged
   upstream::options forward;     // used when upstream is http(s)://
+  kafka::options kafka;          // used when upstream is kafka://
   log::level log_level = log::level::info;
   bool upstream_defaulted = false;  // no --upstream and no OPENMETER_URL: stdout
   bool help = false;

@@ -89,6 +89,9 @@ class backend {
   // Appends this output's metric families (Prometheus text), summed over the
   // shards' probes. Called from whichever shard serves /metrics.
   virtual void render_metrics(std::string& out) const = 0;
+  // Whether the destination can take events now (for /readyz); an output
+  // that cannot tell says yes.
+  virtual bool ready() const { return true; }
   // Events of shard `shard` that are done (delivered or dead-lettered), for
   // tollgate_events_waiting; empty when the output does not count per shard.
   virtual std::optional<std::uint64_t> events_done(unsigned shard) const {
