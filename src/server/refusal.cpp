@@ -51,6 +51,16 @@ constexpr std::array<refusal_info, refusal_count> table = {{
      "the spool has not made the events durable in time (--ack-timeout-ms); they are buffered and will be "
      "delivered, so retrying is safe (OpenMeter deduplicates on source and id)",
      !retry, !closes, {}},
+    {404, fam::none, "no_upstream_api",
+     "there is no upstream API to pass this request to: --upstream is stdout or file:, which only take events "
+     "(use an http(s):// upstream for the rest of the OpenMeter API)",
+     !retry, !closes, {}},
+    {413, fam::none, "body_too_large", "request body is larger than the pass-through's limit (--proxy-max-body-bytes)",
+     !retry, !closes, {}},
+    {502, fam::none, "upstream_unavailable", "the upstream could not be reached", !retry, !closes, {}},
+    {502, fam::none, "upstream_bad_response", "the upstream's response could not be read", !retry, !closes, {}},
+    {504, fam::none, "upstream_timeout", "the upstream did not answer in time (--proxy-timeout-ms)", !retry,
+     !closes, {}},
 }};
 static_assert(table.size() == refusal_count);
 }  // namespace

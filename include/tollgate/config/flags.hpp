@@ -26,6 +26,7 @@ struct config {
   upstream::options forward;     // used when upstream is http(s)://
   log::level log_level = log::level::info;
   bool upstream_defaulted = false;  // no --upstream and no OPENMETER_URL: stdout
+  bool proxy_body_set = false;      // --proxy-max-body-bytes given (else it follows --max-body-bytes down)
   bool help = false;
   bool version = false;
 };
