@@ -82,7 +82,7 @@ outcome ingest_handler::handle(const http::request& req, http::connection conn, 
     const auto version = path == v1_path ? cloudevents::api::v1 : cloudevents::api::v3;
     if (req.verb == http::method::post) return ingest(req, version, conn, out, ctx);
     // GET on these paths is OpenMeter's event list: the upstream's to answer.
-    if (opts_.proxy == proxy_mode::on) return pass(req, endpoint_of(version), conn, out, ctx);
+    if (get && opts_.proxy == proxy_mode::on) return pass(req, endpoint_of(version), conn, out, ctx);
     return refuse(endpoint_of(version), conn, out, refusal::post_only, method_detail(req, "POST"));
   }
   if (opts_.proxy == proxy_mode::on && path.starts_with(api_prefix)) {
