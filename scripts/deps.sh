@@ -21,6 +21,9 @@ TG_BUILD_PACKAGES=(g++ meson ninja-build pkg-config liburing-dev libsimdjson-dev
   libmimalloc-dev libssl-dev libbenchmark-dev doctest-dev)
 # What the tests add: real clients.
 TG_TEST_PACKAGES=(python3 curl openssl)
+# The SDK test runs the official JavaScript SDKs (tests/e2e/sdk_test.py): Debian's
+# nodejs and npm, unless a node and npm are on the PATH already.
+{ command -v node && command -v npm; } >/dev/null 2>&1 || TG_TEST_PACKAGES+=(nodejs npm)
 # What the macro benchmark adds: the baselines and plots.
 TG_BENCH_PACKAGES=(nginx-light wrk gnuplot-nox)
 

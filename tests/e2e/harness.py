@@ -494,7 +494,9 @@ def run_tests(scope):
             fn()
         except Skip as e:
             print("SKIP %s: %s" % (name, e))
-            sys.exit(77)
+            # A skip must not hide a failure before it.
+            print("%d failed" % failed if failed else "skipped")
+            sys.exit(1 if failed else 77)
         except BaseException:  # noqa: BLE001 - every failure is reported
             failed += 1
             print("FAIL %s (%.2fs)\n%s" % (name, time.monotonic() - t0, traceback.format_exc()), flush=True)
