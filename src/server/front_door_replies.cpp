@@ -37,7 +37,8 @@ void front_door::pull_replies() {
       close_conn(c, slot);  // the answer was cut short: the client must see it end
       continue;
     }
-    if (st == deferred_reply::state::done_close) c.close_after_send = true;
+    // While stopping, a connection ends after the answer it waited for.
+    if (st == deferred_reply::state::done_close || draining_) c.close_after_send = true;
     if (!c.close_after_send) set_deadline(c, dl_idle, opts_.idle_timeout_ms);
     drain_stash(c, slot);
   }

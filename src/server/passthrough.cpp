@@ -89,8 +89,14 @@ std::unique_ptr<deferred_reply> passthrough::take(const http::request& req, http
   e.conn_hdr = conn;
   e.deadline_ms = now_ + opts_.proxy_timeout_ms;
   queue_.push_back(slot);
+  fresh_ = true;
   m_.in_flight.add(1);
   return std::make_unique<reply>(*this, slot, gen);
+}
+
+long passthrough::wakeup_in_us(std::uint64_t now_ms) const {
+  (void)now_ms;
+  return fresh_ ? 0 : -1;
 }
 
 void passthrough::poll(std::uint64_t now_ms) {
@@ -101,6 +107,7 @@ void passthrough::poll(std::uint64_t now_ms) {
 // Oldest first: an idle keep-alive connection if there is one, else a new
 // connection while the pool has room; the rest wait.
 void passthrough::dispatch() {
+  fresh_ = false;
   while (!queue_.empty()) {
     const std::uint32_t slot = queue_.front();
     exchange& e = *ex_[slot];

@@ -52,6 +52,9 @@ class passthrough final : public reactor::component, public pass_target {
   void poll(std::uint64_t now_ms) override;
   // --proxy-timeout-ms.
   void tick(std::uint64_t now_ms) override;
+  // A request taken after this iteration's poll (a pipelined one the front
+  // door parsed in its own poll) is sent on the next iteration, at once.
+  long wakeup_in_us(std::uint64_t now_ms) const override;
   // Shutdown, before the ring goes: closes every upstream connection.
   void close();
 
@@ -86,6 +89,7 @@ class passthrough final : public reactor::component, public pass_target {
   std::vector<std::uint32_t> free_ex_;
   std::deque<std::uint32_t> queue_;            // exchanges waiting for a connection, oldest first
   std::size_t addr_next_ = 0;
+  bool fresh_ = false;  // a request was taken since the last dispatch
   std::uint64_t now_ = 0;
 };
 
