@@ -33,6 +33,9 @@ front_door::~front_door() {
 }
 
 void front_door::start() {
+  // Completions of the first iteration come before any poll() or tick():
+  // a connection accepted then must not get its idle deadline from time 0.
+  now_ = monotonic_ms();
   buffers_ = std::make_unique<reactor::buffer_ring>(ring_, recv_group, opts_.recv_buffers, opts_.recv_buffer_bytes);
   arm_accept();
 }

@@ -46,7 +46,7 @@ class passthrough::reply final : public deferred_reply {
 
 passthrough::passthrough(unsigned shard, const options& opts, const upstream::shared& up, reactor::uring& ring,
                          proxy_probe& counters)
-    : shard_(shard), opts_(opts), up_(up), ring_(ring), m_(counters) {
+    : shard_(shard), opts_(opts), up_(up), ring_(ring), m_(counters), now_(monotonic_ms()) {
   for (unsigned i = 0; i < opts.proxy_connections; ++i) {
     conns_.push_back(std::make_unique<proxy_conn>(i, ring, *this, up.tls.get(), up.url.host));
     use_.emplace_back();
