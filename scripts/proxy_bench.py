@@ -103,7 +103,7 @@ def wrk(port, method, path, body, conns, duration, tmp):
                          capture_output=True, text=True, timeout=duration + 30).stdout
     if "Socket errors" in out or "Non-2xx" in out:
         raise RuntimeError("wrk saw errors:\n" + out)
-    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    lat = dict(re.findall(r"^\s*(50|99)%\s+([\d.]+[a-z]+)", out, re.M))
     n = int(re.search(r"(\d+) requests in", out).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     return {"p50": to_us(lat["50"]), "p99": to_us(lat["99"]), "requests": n, "rps": rps}
