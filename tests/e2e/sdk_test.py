@@ -52,7 +52,8 @@ def ensure_packages():
         except subprocess.TimeoutExpired:
             raise Skip("npm install did not finish in %ds (is the registry reachable?)" % NPM_TIMEOUT)
         if r.returncode != 0 or any(installed_version(n) != v for n, v in want.items()):
-            raise Skip("npm could not install the pinned SDKs (no registry?): " + (r.stderr or r.stdout)[-600:])
+            said = [l for l in (r.stderr or r.stdout).splitlines() if l.startswith("npm error")][:3]
+            raise Skip("npm could not install the pinned SDKs (is the registry reachable?): " + " | ".join(said))
     # Bare imports resolve from the importing file's folder: the scripts run from NPM_DIR.
     for name in os.listdir(SCRIPTS):
         if name.endswith(".mjs"):
@@ -88,6 +89,61 @@ def api_calls(sink):
     r = sink.request("GET", "/api-calls")
     assert r.status == 200, r
     return r.json()
+
+
+# --- Python and Go: their rules with stdlib clients --------------------------------------------
+
+def post(port, path, body, ctype):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        c.request("POST", path, body=body, headers={"Content-Type": ctype, "Authorization": "Bearer " + CLIENT_KEY})
+        r = c.getresponse()
+        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read()
+    finally:
+        c.close()
+
+
+def test_python_sdk_rule_only_204_is_success_on_v1():
+    with open(os.path.join(DATA, "event.json"), "rb") as f:
+        single = f.read().strip()
+    with open(os.path.join(DATA, "batch.json"), "rb") as f:
+        many = f.read().strip()
+    with Sink() as sink:
+        with setup(sink) as g:
+            # ingest_event, ingest_events, ingest_events_json (object and array).
+            for body, ctype in ((single, "application/cloudevents+json"), (many, "application/cloudevents-batch+json"),
+                                (single.replace(b'"6b7b', b'"py-1'), "application/json"),
+                                (many.replace(b'"86ab', b'"py-2'), "application/json")):
+                status, headers, data = post(g.port, "/api/v1/events", body, ctype)
+                assert status == 204, (status, ctype)  # `status_code not in [204]` raises in the Python SDK
+                assert "content-type" not in headers and data == b"", headers
+            g.stop()
+
+
+def test_go_sdk_content_types_and_paths():
+    go_event = (b'{"specversion":"1.0","id":"go-%d","source":"my-app","type":"ingest","subject":"customer-1",'
+                b'"datacontenttype":"application/json","time":"2024-01-01T10:11:12.123456789Z","data":{"duration_ms":"7"}}')
+    with Sink() as sink:
+        with setup(sink) as g:
+            sent = []
+            # v1 IngestEvent, IngestEventBatch, IngestEvents; v3 IngestEvent, IngestEvents, IngestEventsJSON.
+            cases = (("/api/v1/events", "application/cloudevents+json", False, 204),
+                     ("/api/v1/events", "application/cloudevents-batch+json", True, 204),
+                     ("/api/v1/events", "application/json", True, 204),
+                     ("/api/v3/openmeter/events", "application/cloudevents+json", False, 202),
+                     ("/api/v3/openmeter/events", "application/cloudevents-batch+json", True, 202),
+                     ("/api/v3/openmeter/events", "application/json", False, 202))
+            for i, (path, ctype, array, want) in enumerate(cases):
+                evs = [go_event % (10 * i + k) for k in range(2 if array else 1)]
+                body = b"[" + b",".join(evs) + b"]" if array else evs[0]
+                status, headers, data = post(g.port, path, body, ctype)
+                assert status == want, (path, ctype, status, data)
+                # ClientWithResponses decodes any body whose Content-Type names json: none on success.
+                assert "json" not in headers.get("content-type", "") and data == b"", headers
+                sent += evs
+            wait_for(lambda: len(received_lines(sink)) >= len(sent), what="the Go-shaped events at the sink")
+            g.stop()
+        assert sorted(received_lines(sink)) == sorted(sent)
 
 
 # --- JavaScript: @openmeter/sdk and cloudevents --------------------------------------------------
@@ -163,61 +219,6 @@ def test_cloudevents_sdk_structured_mode():
             wait_for(lambda: len(received_lines(sink)) >= 3, what="the three events at the sink")
             g.stop()
         assert sorted(received_lines(sink)) == sorted(s["body"].encode() for s in out["sent"])
-
-
-# --- Python and Go: their rules with stdlib clients --------------------------------------------
-
-def post(port, path, body, ctype):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        c.request("POST", path, body=body, headers={"Content-Type": ctype, "Authorization": "Bearer " + CLIENT_KEY})
-        r = c.getresponse()
-        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read()
-    finally:
-        c.close()
-
-
-def test_python_sdk_rule_only_204_is_success_on_v1():
-    with open(os.path.join(DATA, "event.json"), "rb") as f:
-        single = f.read().strip()
-    with open(os.path.join(DATA, "batch.json"), "rb") as f:
-        many = f.read().strip()
-    with Sink() as sink:
-        with setup(sink) as g:
-            # ingest_event, ingest_events, ingest_events_json (object and array).
-            for body, ctype in ((single, "application/cloudevents+json"), (many, "application/cloudevents-batch+json"),
-                                (single.replace(b'"6b7b', b'"py-1'), "application/json"),
-                                (many.replace(b'"86ab', b'"py-2'), "application/json")):
-                status, headers, data = post(g.port, "/api/v1/events", body, ctype)
-                assert status == 204, (status, ctype)  # `status_code not in [204]` raises in the Python SDK
-                assert "content-type" not in headers and data == b"", headers
-            g.stop()
-
-
-def test_go_sdk_content_types_and_paths():
-    go_event = (b'{"specversion":"1.0","id":"go-%d","source":"my-app","type":"ingest","subject":"customer-1",'
-                b'"datacontenttype":"application/json","time":"2024-01-01T10:11:12.123456789Z","data":{"duration_ms":"7"}}')
-    with Sink() as sink:
-        with setup(sink) as g:
-            sent = []
-            # v1 IngestEvent, IngestEventBatch, IngestEvents; v3 IngestEvent, IngestEvents, IngestEventsJSON.
-            cases = (("/api/v1/events", "application/cloudevents+json", False, 204),
-                     ("/api/v1/events", "application/cloudevents-batch+json", True, 204),
-                     ("/api/v1/events", "application/json", True, 204),
-                     ("/api/v3/openmeter/events", "application/cloudevents+json", False, 202),
-                     ("/api/v3/openmeter/events", "application/cloudevents-batch+json", True, 202),
-                     ("/api/v3/openmeter/events", "application/json", False, 202))
-            for i, (path, ctype, array, want) in enumerate(cases):
-                evs = [go_event % (10 * i + k) for k in range(2 if array else 1)]
-                body = b"[" + b",".join(evs) + b"]" if array else evs[0]
-                status, headers, data = post(g.port, path, body, ctype)
-                assert status == want, (path, ctype, status, data)
-                # ClientWithResponses decodes any body whose Content-Type names json: none on success.
-                assert "json" not in headers.get("content-type", "") and data == b"", headers
-                sent += evs
-            wait_for(lambda: len(received_lines(sink)) >= len(sent), what="the Go-shaped events at the sink")
-            g.stop()
-        assert sorted(received_lines(sink)) == sorted(sent)
 
 
 run_tests(globals())
