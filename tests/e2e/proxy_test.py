@@ -10,7 +10,9 @@ import socket
 import time
 
 from harness import (IO_TIMEOUT, Gateway, assert_problem, http_request, metric, metric_sum, run_tests, wait_for)
-from upstreams import Sink
+import tempfile
+
+from upstreams import HttpsUpstream, Sink, make_pki
 
 
 def via(sink, *flags):
@@ -218,6 +220,31 @@ def test_upstream_failures_answer_502_and_504_with_a_detail_and_one_log_line_wit
             g.stop(expect_rc=0)
     finally:
         silent.close()
+
+
+def test_tls_upstream_is_verified_and_carries_the_api_too():
+    with tempfile.TemporaryDirectory() as tmp:
+        ca, cert, key = make_pki(tmp)
+        up = HttpsUpstream(cert, key)
+        try:
+            with Gateway("--upstream-ca-file", ca, output="https://localhost:%d" % up.port) as g:
+                with g.connect() as c:
+                    for i in range(3):  # one keep-alive TLS connection
+                        c.send(http_request("GET", "/api/v1/subjects/s-%d?x=1" % i, headers={"Authorization": "Bearer k"}))
+                        r = c.response()
+                        assert r.status == 200 and r.json() == {"path": "/api/v1/subjects/s-%d?x=1" % i,
+                                                                "authorization": "Bearer k"}, r
+                    c.send(http_request("GET", "/api/test/big"))
+                    r = c.response()
+                    assert r.status == 200 and r.body == b"z" * (300 * 1024), (r.status, len(r.body))
+                assert metric(g.metrics(), "tollgate_proxy_requests_total", method="read", code="2xx") == 4
+                g.stop()
+            # A certificate the CA did not sign: 502, naming TLS.
+            with Gateway(output="https://localhost:%d" % up.port) as g:
+                assert_problem(g.request("GET", "/api/v1/meters"), 502, "tls", "certificate verify failed")
+                g.stop()
+        finally:
+            up.close()
 
 
 def test_bodies_over_the_limit_get_413_and_stdout_or_file_or_off_get_404():
