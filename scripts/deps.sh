@@ -24,6 +24,9 @@ TG_BUILD_PACKAGES=(g++ meson ninja-build pkg-config liburing-dev libsimdjson-dev
 TG_TEST_PACKAGES=(python3 curl openssl prometheus chromium groff-base)
 # What the fuzz stage adds (tests/fuzz, scripts/fuzz): clang with libFuzzer.
 TG_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
+# The SDK test runs the official JavaScript SDKs (tests/e2e/sdk_test.py): Debian's
+# nodejs and npm, unless a node and npm are on the PATH already.
+{ command -v node && command -v npm; } >/dev/null 2>&1 || TG_TEST_PACKAGES+=(nodejs npm)
 # What the macro benchmark adds: the baselines and plots.
 TG_BENCH_PACKAGES=(nginx-light wrk gnuplot-nox)
 

@@ -60,8 +60,10 @@ int main(int argc, char** argv) {
     // resolves it, loads the trust store and opens the dead-letter file; the
     // jsonl one opens its file. So a bad set-up fails at start.
     std::unique_ptr<output::backend> out;
+    const upstream::shared* api = nullptr;  // the upstream's API, for the pass-through
     if (http_upstream) {
       auto http = std::make_unique<upstream::backend>(cfg.forward);
+      api = &http->settings();
       log::info("forwarding upstream", {{"url", http->describe()}, {"path", http->settings().path},
                                          {"token", cfg.upstream_token.empty() ? "none" : "set"},
                                          {"dead_letter", cfg.forward.dead_letter_path}});
@@ -76,6 +78,13 @@ int main(int argc, char** argv) {
       out = std::make_unique<output::jsonl_backend>(cfg.output);
     }
     server::gateway gw(cfg.server, out.get());
+    if (api != nullptr) gw.pass_through_to(*api);
+    log::info("pass-through", {{"mode", cfg.server.proxy == server::proxy_mode::off ? "off"
+                                        : api != nullptr                          ? "on"
+                                                                                  : "no upstream API (404)"},
+                               {"connections_per_shard", cfg.server.proxy_connections},
+                               {"timeout_ms", cfg.server.proxy_timeout_ms},
+                               {"max_body_bytes", cfg.server.proxy_max_body_bytes}});
     log::info("starting", {{"version", TOLLGATE_VERSION}, {"shards", gw.shard_count()}, {"march", TOLLGATE_MARCH},
                            {"allocator", allocator_name()}});
     const server::run_report report = gw.run();

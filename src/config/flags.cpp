@@ -293,6 +293,31 @@ std::vector<flag> table() {
                }});
   t.push_back({"recv-buffer-bytes", "TOLLGATE_RECV_BUFFER_BYTES", "SIZE", "16KiB", "Size of each receive buffer.",
                number("recv-buffer-bytes", &server::options::recv_buffer_bytes, true, 1024, 1u << 20)});
+  t.push_back({"proxy", "TOLLGATE_PROXY", "MODE", "on",
+               "on: every other request under /api/ (meters, customers, entitlements, portal tokens, GET "
+               "/api/v1/events, ...) is passed to the --upstream's API, with the client's method, headers (its own "
+               "Authorization) and body, and the answer streamed back, so an OpenMeter SDK works through one base "
+               "URL. With a stdout or file: upstream those paths get 404 saying there is no upstream API. off: "
+               "they get 404 (405 for GET /api/v1/events).",
+               [](config& c, const std::string& v) {
+                 if (v == "on") c.server.proxy = server::proxy_mode::on;
+                 else if (v == "off") c.server.proxy = server::proxy_mode::off;
+                 else throw usage_error("--proxy: \"" + v + "\" is not one of on, off");
+               }});
+  t.push_back({"proxy-timeout-ms", "TOLLGATE_PROXY_TIMEOUT_MS", "MS", std::to_string(d.proxy_timeout_ms),
+               "Pass-through: the longest wait for an upstream connection, the answer's head, or any progress in "
+               "its body; then 504 (or, once the answer has begun, the client's connection is closed).",
+               number("proxy-timeout-ms", &server::options::proxy_timeout_ms, false, 1, 3600000)});
+  t.push_back({"proxy-max-body-bytes", "TOLLGATE_PROXY_MAX_BODY_BYTES", "SIZE", "1MiB",
+               "Pass-through: largest request body passed on (413 above it); at most --max-body-bytes.",
+               [](config& c, const std::string& v) {
+                 c.server.proxy_max_body_bytes = parse_number("proxy-max-body-bytes", v, true);
+                 c.proxy_body_set = true;
+               }});
+  t.push_back({"proxy-connections", "TOLLGATE_PROXY_CONNECTIONS", "N", std::to_string(d.proxy_connections),
+               "Pass-through: keep-alive connections to the upstream per shard; more requests wait for one "
+               "(within --proxy-timeout-ms).",
+               number("proxy-connections", &server::options::proxy_connections, false, 1, 1024)});
   t.push_back({"log-level", "TOLLGATE_LOG_LEVEL", "LEVEL", "info",
                "debug, info, warn, error or off. Logs are JSON lines on stderr.",
                [](config& c, const std::string& v) {
@@ -364,6 +389,11 @@ config parse(int argc, const char* const* argv, const std::function<const char*(
   if (c.server.ack == server::ack_mode::durable && c.server.spool_dir.empty()) {
     throw usage_error("--ack durable needs --spool-dir");
   }
+  if (c.server.proxy_max_body_bytes > c.server.limits.max_body_bytes) {
+    // Every body is read whole under --max-body-bytes first.
+    if (c.proxy_body_set) throw usage_error("--proxy-max-body-bytes must not be larger than --max-body-bytes");
+    c.server.proxy_max_body_bytes = c.server.limits.max_body_bytes;
+  }
   if (c.server.buffer_bytes < 2 * c.server.limits.max_body_bytes) {
     throw usage_error("--buffer-bytes must be at least twice --max-body-bytes, so that any accepted request fits");
   }
@@ -377,7 +407,8 @@ std::string help_text() {
       "Accepts POST /api/v1/events (204) and /api/v3/openmeter/events (202) exactly as OpenMeter does,\n"
       "validates every event, and forwards accepted events to OpenMeter in batches (--upstream URL),\n"
       "retrying until they are delivered, or writes them to stdout / a file as JSON Lines. Also serves\n"
-      "GET /healthz, /readyz and /metrics (Prometheus) on the same port. SIGTERM/SIGINT stop accepting,\n"
+      "GET /healthz, /readyz and /metrics (Prometheus) on the same port, and passes every other request\n"
+      "under /api/ to the upstream's API (--proxy). SIGTERM/SIGINT stop accepting,\n"
       "finish requests in progress, deliver or write what is buffered (--drain-timeout-ms) and exit;\n"
       "with --spool-dir, what is not delivered by then stays on disk and is sent after the next start.\n"
       "\n"

@@ -57,6 +57,9 @@ struct connection {
   std::uint64_t ack_since = 0;
   int ack_status = 0;
   http::connection ack_conn = http::connection::keep_alive;  // Connection header of the awaited answer
+  std::unique_ptr<deferred_reply> reply;  // outcome::pass: the answer the pass-through writes
+  bool reply_listed = false;    // the slot is in the shard's reply list (kept across slot reuse)
+  std::string peer;             // the client's address, looked up on the first passed-through request
   bool head_done = false;       // current request's head seen
   bool close_after_send = false;  // a final response is queued: no more requests
   bool peer_closed = false;     // EOF from the client

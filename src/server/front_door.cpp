@@ -89,6 +89,7 @@ void front_door::poll(std::uint64_t now_ms) {
   // Parked requests go again as soon as the output freed ring space (or the
   // spool made room), not a tick later: under back pressure a tick is long.
   if (!parked_slots_.empty() && progress() != parked_tried_at_) retry_parked();
+  if (!reply_slots_.empty()) pull_replies();
   for (std::size_t i = 0; i < dirty_.size(); ++i) flush(dirty_[i]);
   dirty_.clear();
   buffers_->publish();
@@ -214,7 +215,7 @@ void front_door::on_recv(const io_uring_cqe& cqe, std::uint32_t slot) {
     // A client may half-close after sending its request: answer what was
     // received, then close. A request cut short by the close is dropped.
     c.peer_closed = true;
-    if (c.lingering || (!c.send_inflight && c.out_pending.empty() && !c.parked && !c.awaiting_ack)) {
+    if (c.lingering || (!c.send_inflight && c.out_pending.empty() && !c.parked && !c.awaiting_ack && !c.reply)) {
       close_conn(c, slot);
       return;
     }
@@ -344,6 +345,7 @@ void front_door::finish_request(connection& c, std::uint32_t slot) {
   ctx.first_try_ms = c.parked ? c.parked_since : now_;
   ctx.first_try_ns = c.parked ? c.parked_since_ns : 0;
   ctx.admit_expired = expired;
+  ctx.can_pass = pass_ != nullptr;
   ctx.kept = std::move(c.kept);
   const outcome o = handle_->handle(req, hdr, c.out_pending, ctx);
   if (o == outcome::park) {
@@ -381,10 +383,20 @@ void front_door::finish_request(connection& c, std::uint32_t slot) {
     c.ack_conn = hdr;
     ack_waiters_.push_back(slot);
   }
+  if (o == outcome::pass && pass_ != nullptr) {
+    // The pass-through answers; no further request is read meanwhile, so
+    // responses stay in order. Its own timeout bounds the wait.
+    c.reply = pass_->take(req, hdr, peer_of(c));
+    if (!c.reply_listed) {
+      reply_slots_.push_back(slot);
+      c.reply_listed = true;
+    }
+  }
   c.parked = false;
   c.head_done = false;
   c.parser.next();
   if (last) c.close_after_send = true;
+  else if (c.reply) set_deadline(c, dl_none, 0);
   else set_deadline(c, dl_idle, opts_.idle_timeout_ms);
   mark_dirty(slot);
 }
@@ -471,7 +483,7 @@ void front_door::check_acks() {
 }
 
 bool front_door::wants_input(const connection& c) const {
-  return !c.parked && !c.awaiting_ack && !c.close_after_send && !c.lingering && !c.closing && !output_blocked(c);
+  return !c.parked && !c.awaiting_ack && !c.reply && !c.close_after_send && !c.lingering && !c.closing && !output_blocked(c);
 }
 
 // Too much unsent output to parse another request: the connection's own
@@ -498,7 +510,7 @@ void front_door::flush(std::uint32_t slot) {
     c.send_inflight = true;
   }
   if (!c.send_inflight && c.out_pending.empty() && c.close_after_send && !c.lingering && !c.awaiting_ack &&
-      !c.parked) {
+      !c.parked && !c.reply) {
     if (c.peer_closed) {
       close_conn(c, slot);
       return;
@@ -603,6 +615,8 @@ void front_door::maybe_release(connection& c, std::uint32_t slot) {
   std::string().swap(c.ack_refused_detail);
   c.ack_refused = false;
   c.ack_ring_end = 0;
+  c.reply.reset();  // the pass-through lets go of the upstream side
+  c.peer.clear();
   c.recv_cancelling = c.send_inflight = c.parked = c.head_done = c.awaiting_ack = false;
   c.close_after_send = c.peer_closed = c.lingering = c.closing = false;
   c.output_paused = c.overflowed = false;
@@ -710,7 +724,7 @@ void front_door::begin_drain() {
   for (std::uint32_t slot = 0; slot < conns_.size(); ++slot) {
     connection& c = *conns_[slot];
     if (!c.in_use || c.closing) continue;
-    if (!c.parser.in_request() && !c.has_stash() && !c.parked && !c.awaiting_ack && !c.send_inflight &&
+    if (!c.parser.in_request() && !c.has_stash() && !c.parked && !c.awaiting_ack && !c.reply && !c.send_inflight &&
         c.out_pending.empty()) {
       close_conn(c, slot);
     }

@@ -52,6 +52,8 @@ class front_door final : public reactor::component {
 
   // Sets up the receive buffers and arms the accept.
   void start();
+  // Where outcome::pass requests go (the shard's pass-through); none by default.
+  void pass_to(pass_target* target) noexcept { pass_ = target; }
   void on_cqe(const reactor::tag& t, const io_uring_cqe& cqe) override;
   // Answers acknowledged waiters, retries parked requests, sends, re-arms.
   void poll(std::uint64_t now_ms) override;
@@ -92,6 +94,8 @@ class front_door final : public reactor::component {
   void drain_stash(connection& c, std::uint32_t slot);
   void finish_request(connection& c, std::uint32_t slot);
   void refuse(connection& c, std::uint32_t slot, refusal r);
+  void pull_replies();
+  std::string_view peer_of(connection& c);
   void answer_waiter(connection& c, std::uint32_t slot, endpoint ep, int status);
   void refuse_waiter(connection& c, std::uint32_t slot, endpoint ep, refusal r, std::string_view detail = {});
   void mark_dirty(std::uint32_t slot) {
@@ -125,6 +129,7 @@ class front_door final : public reactor::component {
   std::unique_ptr<request_handler> handle_;
   spool::driver* spool_;
   const output::shard_output* output_;
+  pass_target* pass_ = nullptr;
 
   std::unique_ptr<reactor::buffer_ring> buffers_;
   std::vector<std::unique_ptr<connection>> conns_;  // slot = index
@@ -132,6 +137,7 @@ class front_door final : public reactor::component {
   std::vector<std::uint32_t> dirty_;         // slots to flush at the end of the iteration
   std::vector<std::uint32_t> ack_waiters_;   // slots awaiting an acknowledgement
   std::vector<std::uint32_t> parked_slots_;  // slots whose complete request waits (ring space, a delay)
+  std::vector<std::uint32_t> reply_slots_;   // slots whose answer the pass-through writes
   std::uint64_t parked_tried_at_ = 0;        // progress() when parked requests were last retried
   std::size_t open_ = 0;
   std::size_t output_total_ = 0;             // buffered() over every connection

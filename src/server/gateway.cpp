@@ -98,6 +98,8 @@ struct gateway::impl {
   std::vector<std::unique_ptr<spool::probe>> spool_probes;  // with --spool-dir, one per shard
   std::vector<std::unique_ptr<spool::driver>> spools;       // with --spool-dir, one per shard
   std::function<void()> reload;
+  const upstream::shared* api = nullptr;                    // the pass-through's upstream, or null
+  std::vector<std::unique_ptr<proxy_probe>> proxy_probes;  // with a pass-through, one per shard
 
   void open_spools();
 };
@@ -169,6 +171,16 @@ gateway::~gateway() {
 
 unsigned short gateway::port() const { return impl_->port; }
 void gateway::on_reload(std::function<void()> hook) { impl_->reload = std::move(hook); }
+
+void gateway::pass_through_to(const upstream::shared& up) {
+  impl& g = *impl_;
+  if (g.opts.proxy == proxy_mode::off || g.api != nullptr) return;
+  g.api = &up;
+  for (unsigned i = 0; i < g.opts.shards; ++i) {
+    g.proxy_probes.push_back(std::make_unique<proxy_probe>());
+    g.process.proxy_probes.push_back(g.proxy_probes.back().get());
+  }
+}
 unsigned gateway::shard_count() const { return impl_->opts.shards; }
 
 run_report gateway::run() {
@@ -183,8 +195,9 @@ run_report gateway::run() {
   for (unsigned i = 0; i < g.opts.shards; ++i) {
     spool::driver* sp = g.spools.empty() ? nullptr : g.spools[i].get();
     auto handler = g.make_handler({i, g.opts, *g.rings[i], *g.counters[i], g.process, sp});
+    const pass_through_parts pass{g.api, g.api != nullptr ? g.proxy_probes[i].get() : nullptr};
     shards.push_back(std::make_unique<shard>(i, g.opts, g.listen_fds[i], *g.rings[i], *g.counters[i], g.process,
-                                             std::move(handler), g.out, sp));
+                                             std::move(handler), g.out, sp, pass));
     g.listen_fds[i] = -1;  // the shard owns it now
     threads.emplace_back([&, i] {
       try {

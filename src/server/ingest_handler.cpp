@@ -14,6 +14,7 @@ namespace tg::server {
 namespace {
 constexpr std::string_view v1_path = "/api/v1/events";
 constexpr std::string_view v3_path = "/api/v3/openmeter/events";
+constexpr std::string_view api_prefix = "/api/";  // the rest of OpenMeter's API: passed through
 
 endpoint endpoint_of(cloudevents::api version) {
   return version == cloudevents::api::v1 ? endpoint::ingest_v1 : endpoint::ingest_v3;
@@ -80,12 +81,17 @@ outcome ingest_handler::handle(const http::request& req, http::connection conn, 
   const bool get = req.verb == http::method::get || req.verb == http::method::head;
   const bool head_only = req.verb == http::method::head;
 
+  // Inbound authentication, where configured, comes before this point: the
+  // pass-through never sees a request tollgate itself would refuse.
   if (path == v1_path || path == v3_path) {
     const auto version = path == v1_path ? cloudevents::api::v1 : cloudevents::api::v3;
-    if (req.verb != http::method::post) {
-      return refuse(endpoint_of(version), conn, out, refusal::post_only, method_detail(req, "POST"));
-    }
-    return ingest(req, version, conn, out, ctx);
+    if (req.verb == http::method::post) return ingest(req, version, conn, out, ctx);
+    // GET on these paths is OpenMeter's event list: the upstream's to answer.
+    if (get && opts_.proxy == proxy_mode::on) return pass(req, endpoint_of(version), conn, out, ctx);
+    return refuse(endpoint_of(version), conn, out, refusal::post_only, method_detail(req, "POST"));
+  }
+  if (opts_.proxy == proxy_mode::on && path.starts_with(api_prefix)) {
+    return pass(req, endpoint::other, conn, out, ctx);
   }
 
   endpoint ep = endpoint::other;
@@ -132,6 +138,14 @@ outcome ingest_handler::handle(const http::request& req, http::connection conn, 
   if (head_only) out.resize(out.size() - body.size());
   counters_.count_request(ep, status);
   return outcome::answered;
+}
+
+// The rest of OpenMeter's API goes to the upstream's, when there is one.
+outcome ingest_handler::pass(const http::request& req, endpoint ep, http::connection conn, std::string& out,
+                             const request_context& ctx) {
+  if (!ctx.can_pass) return refuse(ep, conn, out, refusal::no_upstream_api);
+  if (req.body.size() > opts_.proxy_max_body_bytes) return refuse(ep, conn, out, refusal::proxy_body_too_large);
+  return outcome::pass;
 }
 
 // Ring bytes the validated request needs (records framed and padded).

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // tollgate's request handler: routing, ingest (validate, stamp, admit into the
-// event ring and the spool), health, readiness and metrics. No I/O: the front
+// event ring and the spool), health, readiness and metrics; every other
+// request under /api/ goes to the shard's pass-through. No I/O: the front
 // door feeds it requests and sends what it appends. One per shard. Every
 // refusal goes through the refusal table (refusal.hpp).
 #pragma once
@@ -43,6 +44,8 @@ class ingest_handler final : public request_handler {
   outcome admit_spooled(const http::request& req, cloudevents::api version, http::connection conn,
                         std::string& out, request_context& ctx);
   outcome park(request_context& ctx, std::size_t park_bytes);
+  outcome pass(const http::request& req, endpoint ep, http::connection conn, std::string& out,
+               const request_context& ctx);
   outcome refuse(endpoint ep, http::connection conn, std::string& out, refusal r, std::string_view detail = {});
   outcome admitted(cloudevents::api version, std::uint64_t position, ack_wait wait, http::connection conn,
                    std::string& out, request_context& ctx);

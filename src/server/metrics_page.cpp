@@ -165,6 +165,7 @@ void render_metrics_page(const process_state& process, bool ready, std::string& 
     }
   }
   if (!process.spool_probes.empty()) spool::render_metrics(process.spool_probes, out);
+  if (!process.proxy_probes.empty()) render_proxy_metrics(process.proxy_probes, out);
 
   head(out, "tollgate_shards", "gauge", "Shards (reactor threads) running.");
   sample(out, "tollgate_shards", {}, shards.size());

@@ -54,6 +54,16 @@ constexpr std::array<refusal_info, refusal_count> table = {{
     {502, fam::none, "upstream_refused",
      "the upstream refused events of this request; they were written to the dead-letter file and are not retried",
      !retry, !closes, {}},
+    {404, fam::none, "no_upstream_api",
+     "there is no upstream API to pass this request to: --upstream is stdout or file:, which only take events "
+     "(use an http(s):// upstream for the rest of the OpenMeter API)",
+     !retry, !closes, {}},
+    {413, fam::none, "body_too_large", "request body is larger than the pass-through's limit (--proxy-max-body-bytes)",
+     !retry, !closes, {}},
+    {502, fam::none, "upstream_unavailable", "the upstream could not be reached", !retry, !closes, {}},
+    {502, fam::none, "upstream_bad_response", "the upstream's response could not be read", !retry, !closes, {}},
+    {504, fam::none, "upstream_timeout", "the upstream did not answer in time (--proxy-timeout-ms)", !retry,
+     !closes, {}},
 }};
 static_assert(table.size() == refusal_count);
 }  // namespace

@@ -4,13 +4,15 @@
 // parts down in the order the kernel needs. Components are polled in the
 // order they are attached: the output first (it frees ring space), the spool
 // next (it maps what was freed to delivered positions and refills the ring),
-// the front door last (it answers waiters and retries parked requests with
-// what the others just did).
+// the pass-through after them (it sends what waits for an upstream
+// connection), the front door last (it answers waiters, retries parked
+// requests and pulls the pass-through's answers with what the others just did).
 #include "tollgate/server/shard.hpp"
 
 #include <unistd.h>
 
 #include "front_door.hpp"
+#include "passthrough.hpp"
 #include "tollgate/base/log.hpp"
 #include "tollgate/reactor/loop.hpp"
 
@@ -26,12 +28,14 @@ struct shard::impl {
   std::unique_ptr<request_handler> handler;
   output::backend* out;
   spool::driver* spool;
+  pass_through_parts pass;
 };
 
 shard::shard(unsigned index, const options& opts, int listen_fd, ring::event_ring& ring, probe& counters,
              process_state& process, std::unique_ptr<request_handler> handler, output::backend* out,
-             spool::driver* spool)
-    : impl_(std::make_unique<impl>(impl{index, opts, listen_fd, ring, counters, process, std::move(handler), out, spool})) {}
+             spool::driver* spool, pass_through_parts pass)
+    : impl_(std::make_unique<impl>(
+          impl{index, opts, listen_fd, ring, counters, process, std::move(handler), out, spool, pass})) {}
 
 shard::~shard() {
   if (impl_->listen_fd >= 0) ::close(impl_->listen_fd);
@@ -41,6 +45,11 @@ void shard::run() {
   impl& s = *impl_;
   reactor::loop loop({s.opts.uring_entries}, s.opts.tick_ms);
   std::unique_ptr<output::shard_output> out = s.out ? s.out->make_shard(s.index, loop.ring(), s.ring) : nullptr;
+  // Made before the front door, so it outlives the answers the door holds.
+  std::unique_ptr<passthrough> pass;
+  if (s.pass.upstream != nullptr && s.pass.counters != nullptr) {
+    pass = std::make_unique<passthrough>(s.index, s.opts, *s.pass.upstream, loop.ring(), *s.pass.counters);
+  }
   front_door door(s.index, s.opts, s.listen_fd, loop.ring(), s.ring, s.counters, s.process, std::move(s.handler),
                   s.spool, out.get());
   s.listen_fd = -1;  // the front door owns it now
@@ -49,6 +58,10 @@ void shard::run() {
     s.spool->use_ring(loop.ring());
     if (out) s.spool->follow([o = out.get()] { return o->records_released(); });
     loop.attach(*s.spool);
+  }
+  if (pass) {
+    loop.attach(*pass);
+    door.pass_to(pass.get());
   }
   loop.attach(door);
   log::info("shard started", {{"shard", s.index}, {"io_uring", loop.ring().mode()}});
@@ -81,6 +94,7 @@ void shard::run() {
   }
   s.process.events_left.fetch_add(left);
   if (out) out->close();
+  if (pass) pass->close();
   // The kernel must be done with every buffer before it is freed: the
   // receive buffers go first, then the ring (its exit cancels and reaps what
   // is still in flight), then the output's connections and their buffers.

@@ -130,3 +130,26 @@ TEST_CASE("--spool-dir and --ack upstream take a kafka upstream, which confirms 
   CHECK(c.server.ack == server::ack_mode::upstream);
   CHECK_THROWS_AS(parse({"--upstream", "stdout", "--ack", "upstream"}), config::usage_error);
 }
+
+TEST_CASE("pass-through flags: --proxy on|off, its timeout, connections and body bound under --max-body-bytes") {
+  const auto d = parse({});
+  CHECK(d.server.proxy == server::proxy_mode::on);
+  CHECK(d.server.proxy_max_body_bytes == 1u << 20);
+  const auto c = parse({"--proxy", "off", "--proxy-timeout-ms", "250", "--proxy-connections", "4",
+                        "--proxy-max-body-bytes", "64KiB"});
+  CHECK(c.server.proxy == server::proxy_mode::off);
+  CHECK(c.server.proxy_timeout_ms == 250);
+  CHECK(c.server.proxy_connections == 4);
+  CHECK(c.server.proxy_max_body_bytes == 64u << 10);
+  CHECK(parse({}, {{"TOLLGATE_PROXY", "off"}}).server.proxy == server::proxy_mode::off);
+  CHECK_THROWS_WITH_AS(parse({"--proxy", "maybe"}), doctest::Contains("--proxy"), config::usage_error);
+  // The default follows a smaller --max-body-bytes down; an explicit larger one is refused.
+  CHECK(parse({"--max-body-bytes", "64KiB"}).server.proxy_max_body_bytes == 64u << 10);
+  CHECK_THROWS_WITH_AS(parse({"--max-body-bytes", "64KiB", "--proxy-max-body-bytes", "1MiB"}),
+                       doctest::Contains("--proxy-max-body-bytes"), config::usage_error);
+  const std::string h = config::help_text();
+  for (const char* f : {"--proxy ", "--proxy-timeout-ms", "--proxy-max-body-bytes", "--proxy-connections",
+                        "TOLLGATE_PROXY_TIMEOUT_MS"}) {
+    CHECK_MESSAGE(h.find(f) != std::string::npos, f);
+  }
+}

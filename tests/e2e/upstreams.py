@@ -67,7 +67,9 @@ def make_pki(directory, names=("DNS:localhost",)):
 
 class HttpsUpstream:
     """An HTTPS server that answers POST /api/v1/events with 204 and keeps the
-    ids it received (and the Authorization header it saw)."""
+    ids it received (and the Authorization header it saw); any GET gets 200 with
+    a JSON body naming its path and Authorization, and a large one (a path under
+    /api/test/big) 300 KiB, for the pass-through."""
 
     def __init__(self, cert, key):
         self.ids = []
@@ -86,6 +88,17 @@ class HttpsUpstream:
                     outer.auth.append(self.headers.get("Authorization"))
                 self.send_response(204)
                 self.end_headers()
+
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                if self.path.startswith("/api/test/big"):
+                    body = b"z" * (300 * 1024)
+                else:
+                    body = json.dumps({"path": self.path, "authorization": self.headers.get("Authorization")}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
             def log_message(self, *args):
                 pass

@@ -93,7 +93,7 @@ TEST_CASE("ingest handler answers 405 with Allow on the wrong method and 404 on 
   fixture f;
   std::string out;
   request_context ctx;
-  f.run("GET /api/v1/events HTTP/1.1\r\nHost: x\r\n\r\n", out, ctx);
+  f.run("PUT /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", out, ctx);
   CHECK(out.rfind("HTTP/1.1 405 ", 0) == 0);
   CHECK(out.find("Allow: POST\r\n") != std::string::npos);
   out.clear();
@@ -180,4 +180,53 @@ TEST_CASE("ingest handler serves health, readiness and metrics") {
   out.clear();
   f.run("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", out, ctx);
   CHECK(out.find("tollgate_ready 0\n") != std::string::npos);
+}
+
+TEST_CASE("ingest handler passes the rest of /api/ (GET /api/v1/events included) to the pass-through") {
+  fixture f;
+  std::string out;
+  request_context ctx;
+  ctx.can_pass = true;
+  CHECK(f.run("GET /api/v1/events?limit=10 HTTP/1.1\r\nHost: x\r\n\r\n", out, ctx) == outcome::pass);
+  CHECK(f.run("GET /api/v1/meters HTTP/1.1\r\nHost: x\r\n\r\n", out, ctx) == outcome::pass);
+  CHECK(f.run(post("/api/v1/meters/m/query", "application/json", "{}"), out, ctx) == outcome::pass);
+  CHECK(f.run("DELETE /api/v2/customers/c1 HTTP/1.1\r\nHost: x\r\n\r\n", out, ctx) == outcome::pass);
+  CHECK(out.empty());
+  // Ingest stays tollgate's own, and so do paths outside /api/.
+  CHECK(f.run(post("/api/v1/events", "application/cloudevents+json", event_body), out, ctx) == outcome::answered);
+  CHECK(out.rfind("HTTP/1.1 204 ", 0) == 0);
+  out.clear();
+  CHECK(f.run("GET /apiary HTTP/1.1\r\nHost: x\r\n\r\n", out, ctx) == outcome::answered);
+  CHECK(out.rfind("HTTP/1.1 404 ", 0) == 0);
+}
+
+TEST_CASE("ingest handler: no pass-through means 404 saying there is no upstream API; --proxy off keeps today's answers") {
+  fixture f;
+  std::string out;
+  request_context ctx;  // can_pass false: a stdout or file: output
+  CHECK(f.run("GET /api/v1/meters HTTP/1.1\r\nHost: x\r\n\r\n", out, ctx) == outcome::answered);
+  CHECK(out.rfind("HTTP/1.1 404 ", 0) == 0);
+  CHECK(out.find("no upstream API") != std::string::npos);
+  CHECK(f.refused(refusal::no_upstream_api) == 1);
+  out.clear();
+  f.opts.proxy = proxy_mode::off;
+  ctx.can_pass = true;
+  CHECK(f.run("GET /api/v1/meters HTTP/1.1\r\nHost: x\r\n\r\n", out, ctx) == outcome::answered);
+  CHECK(out.find("no route for /api/v1/meters") != std::string::npos);
+  out.clear();
+  CHECK(f.run("GET /api/v1/events HTTP/1.1\r\nHost: x\r\n\r\n", out, ctx) == outcome::answered);
+  CHECK(out.rfind("HTTP/1.1 405 ", 0) == 0);
+}
+
+TEST_CASE("ingest handler refuses a body over --proxy-max-body-bytes before passing it on") {
+  fixture f;
+  f.opts.proxy_max_body_bytes = 16;
+  std::string out;
+  request_context ctx;
+  ctx.can_pass = true;
+  CHECK(f.run(post("/api/v1/meters/m/query", "application/json", std::string(17, ' ')), out, ctx) == outcome::answered);
+  CHECK(out.rfind("HTTP/1.1 413 ", 0) == 0);
+  CHECK(out.find("--proxy-max-body-bytes") != std::string::npos);
+  out.clear();
+  CHECK(f.run(post("/api/v1/meters/m/query", "application/json", std::string(16, ' ')), out, ctx) == outcome::pass);
 }

@@ -87,3 +87,31 @@ TEST_CASE("metrics page counts accept failures by reason, every reason present, 
   CHECK(out.find("tollgate_output_paused_total 3\n") != std::string::npos);
   CHECK(out.find("tollgate_input_overflows_total 1\n") != std::string::npos);
 }
+
+TEST_CASE("metrics page renders the pass-through's families summed over shards, gauges per shard") {
+  probe a;
+  ring::event_ring ra(4096);
+  proxy_probe pa, pb;
+  pa.count(classify_method(http::method::get), 200);
+  pb.count(classify_method(http::method::head), 204);
+  pb.count(classify_method(http::method::post), 502);
+  pa.failures[static_cast<std::size_t>(proxy_failure::connect)].add();
+  pa.latency_seconds.observe(0.002);
+  pb.response_bytes.add(2048);
+  pb.in_flight.set(2);
+  process_state p;
+  p.probes = {&a};
+  p.rings = {&ra};
+  std::string out;
+  render_metrics_page(p, true, out);
+  CHECK(out.find("tollgate_proxy_") == std::string::npos);  // no pass-through: no families
+  p.proxy_probes = {&pa, &pb};
+  render_metrics_page(p, true, out);
+  CHECK(out.find("tollgate_proxy_requests_total{method=\"read\",code=\"2xx\"} 2\n") != std::string::npos);
+  CHECK(out.find("tollgate_proxy_requests_total{method=\"write\",code=\"5xx\"} 1\n") != std::string::npos);
+  CHECK(out.find("tollgate_proxy_failures_total{reason=\"connect\"} 1\n") != std::string::npos);
+  CHECK(out.find("tollgate_proxy_upstream_latency_seconds_count 1\n") != std::string::npos);
+  CHECK(out.find("tollgate_proxy_response_bytes_total 2048\n") != std::string::npos);
+  CHECK(out.find("tollgate_proxy_in_flight{shard=\"1\"} 2\n") != std::string::npos);
+  CHECK(out.find("# TYPE tollgate_proxy_upstream_latency_seconds histogram\n") != std::string::npos);
+}

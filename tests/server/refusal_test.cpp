@@ -83,3 +83,21 @@ TEST_CASE("issue 16: a request whose events the upstream refused gets 502 naming
   CHECK(out.find("Connection: close") == std::string::npos);
   CHECK(out.find("(400: invalid event: subject is missing)") != std::string::npos);
 }
+
+TEST_CASE("pass-through failures answer 502 or 504 with a problem detail, and keep the connection") {
+  CHECK(describe(refusal::upstream_unavailable).status == 502);
+  CHECK(describe(refusal::upstream_bad_response).status == 502);
+  CHECK(describe(refusal::upstream_timeout).status == 504);
+  CHECK(describe(refusal::no_upstream_api).status == 404);
+  CHECK(describe(refusal::proxy_body_too_large).status == 413);
+  std::string out;
+  write_refusal(out, refusal::upstream_unavailable, http::connection::keep_alive,
+                "the upstream could not be reached (connect: Connection refused)");
+  CHECK(out.rfind("HTTP/1.1 502 ", 0) == 0);
+  CHECK(out.find("Content-Type: application/problem+json\r\n") != std::string::npos);
+  CHECK(out.find("Connection refused") != std::string::npos);
+  CHECK(out.find("Connection: close") == std::string::npos);
+  out.clear();
+  write_refusal(out, refusal::no_upstream_api, http::connection::keep_alive);
+  CHECK(out.find("no upstream API") != std::string::npos);
+}

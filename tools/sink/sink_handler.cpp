@@ -9,7 +9,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdio>
 #include <random>
 #include <utility>
 
@@ -132,11 +134,10 @@ server::outcome sink_handler::handle(const http::request& req, http::connection 
   const bool get = req.verb == http::method::get || req.verb == http::method::head;
   const bool post = req.verb == http::method::post;
   if (path == ingest_path) {
-    if (!post) {
-      method_not_allowed(req, "POST", conn, out);
-      return server::outcome::answered;
-    }
-    return ingest(req, conn, out, ctx);
+    if (post) return ingest(req, conn, out, ctx);
+    if (get) api_endpoint(req, conn, out);  // OpenMeter's event list
+    else method_not_allowed(req, "GET, POST", conn, out);
+    return server::outcome::answered;
   }
   if (path == "/healthz") {
     if (!get) method_not_allowed(req, "GET", conn, out);
@@ -154,10 +155,45 @@ server::outcome sink_handler::handle(const http::request& req, http::connection 
     }
   } else if (path == "/faults") {
     faults_endpoint(req, conn, out);
+  } else if (path == "/api-calls") {
+    if (get) {
+      write_ok(req, json_type, state_.api.json(), conn, out);
+    } else if (req.verb == http::method::del) {
+      state_.api.clear();
+      http::write_empty(out, 204, conn);
+    } else {
+      method_not_allowed(req, "GET, DELETE", conn, out);
+    }
+  } else if (path.starts_with("/api/")) {
+    api_endpoint(req, conn, out);
   } else {
     http::write_problem(out, 404, "no route for " + std::string(path), conn);
   }
   return server::outcome::answered;
+}
+
+void sink_handler::api_endpoint(const http::request& req, http::connection conn, std::string& out) {
+  state_.api.record(req);
+  const canned c = canned_answer(req.method_name, req.path);
+  if (c.chunked_bytes == 0) {
+    http::write_body(out, c.status, c.content_type, c.body, conn);
+    if (req.verb == http::method::head) out.resize(out.size() - c.body.size());
+    return;
+  }
+  out += "HTTP/1.1 200 OK\r\nContent-Type: " + c.content_type + "\r\nTransfer-Encoding: chunked\r\n";
+  if (conn == http::connection::close) out += "Connection: close\r\n";
+  out += "\r\n";
+  if (req.verb == http::method::head) return;
+  constexpr std::size_t piece = 1000;
+  char size_line[32];
+  for (std::size_t done = 0; done < c.chunked_bytes; done += piece) {
+    const std::size_t n = std::min(piece, c.chunked_bytes - done);
+    std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
+    out += size_line;
+    out.append(n, 'y');
+    out += "\r\n";
+  }
+  out += "0\r\n\r\n";
 }
 
 void sink_handler::faults_endpoint(const http::request& req, http::connection conn, std::string& out) {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // tollgate-sink's request handler: OpenMeter's POST /api/v1/events (validated
-// by the front door's own validator), the bearer token, fault injection, and
-// the control endpoints (/stats, /reset, /faults, /healthz). One handler per
+// by the front door's own validator), the bearer token, fault injection,
+// canned answers for the rest of /api/ (recorded), and the control endpoints
+// (/stats, /reset, /faults, /api-calls, /healthz). One handler per
 // shard, called on that shard's thread; what all shards share (counters, id
 // set, faults, the record file) lives in one sink_state owned by main.
 #pragma once
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "api_recorder.hpp"
 #include "faults.hpp"
 #include "record.hpp"
 #include "stats.hpp"
@@ -32,6 +34,7 @@ struct sink_state {
   const std::string token;  // "" = no authentication
   stats counters;
   recorder record;
+  api_recorder api;  // the rest of /api/: what came, answered with canned JSON
   std::mutex faults_m;
   faults current;  // guarded by faults_m
 };
@@ -56,6 +59,7 @@ class sink_handler final : public server::request_handler {
   server::outcome ingest(const http::request& req, http::connection conn, std::string& out,
                          server::request_context& ctx);
   void faults_endpoint(const http::request& req, http::connection conn, std::string& out);
+  void api_endpoint(const http::request& req, http::connection conn, std::string& out);
   bool authorized(const http::request& req) const;
   double draw() noexcept;  // uniform in [0,1)
 

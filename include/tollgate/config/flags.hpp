@@ -28,6 +28,7 @@ struct config {
   kafka::options kafka;          // used when upstream is kafka://
   log::level log_level = log::level::info;
   bool upstream_defaulted = false;  // no --upstream and no OPENMETER_URL: stdout
+  bool proxy_body_set = false;      // --proxy-max-body-bytes given (else it follows --max-body-bytes down)
   bool help = false;
   bool version = false;
 };

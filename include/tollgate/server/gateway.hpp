@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 
+#include "tollgate/output/http/forwarder.hpp"
 #include "tollgate/output/output.hpp"
 #include "tollgate/ring/event_ring.hpp"
 #include "tollgate/server/options.hpp"
@@ -61,6 +62,12 @@ class gateway {
   // shards to pick up, or keeps the old configuration and logs why. Set
   // before run().
   void on_reload(std::function<void()> hook);
+
+  // Passes the rest of OpenMeter's API (every request under /api/ that is not
+  // ingest) to `up` (the HTTP output's upstream; it must outlive the
+  // gateway), unless opts.proxy is off. Without it those paths answer 404
+  // saying there is no upstream API. Call before run().
+  void pass_through_to(const upstream::shared& up);
 
   // Starts the shards and the output, blocks until SIGTERM or SIGINT (calling
   // the reload hook on each SIGHUP meanwhile), then drains. The signals must

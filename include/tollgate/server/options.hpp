@@ -23,6 +23,11 @@ enum class when_full : std::uint8_t {
   reject,  // 429 + Retry-After at once
 };
 
+enum class proxy_mode : std::uint8_t {
+  on,   // other requests under /api/ go to the upstream's API (with an http(s):// upstream)
+  off,  // they get 404, as before the pass-through existed
+};
+
 struct options {
   std::string listen = "127.0.0.1:4196";  // HOST:PORT; port 0 picks a free one (shared by all shards)
   unsigned shards = 0;                     // 0: one per CPU in the affinity mask
@@ -69,6 +74,12 @@ struct options {
   std::uint64_t segment_bytes = 64u << 20;  // a segment rolls over before passing this
   std::uint64_t spool_max_bytes = 0;        // all shards together; 0: 80% of the free space at start
   unsigned sync_max_delay_us = 0;           // how long a group commit may wait to grow; 0: never waits
+
+  // The pass-through (issue 11): requests under /api/ that are not ingest.
+  proxy_mode proxy = proxy_mode::on;
+  unsigned proxy_timeout_ms = 30000;           // connect, answer, and every pause in the body; then 504 (or close)
+  std::size_t proxy_max_body_bytes = 1 << 20;  // larger request bodies get 413 (never over limits.max_body_bytes)
+  unsigned proxy_connections = 16;             // keep-alive upstream connections per shard; more requests queue
 };
 
 }  // namespace tg::server

@@ -11,6 +11,7 @@
 #include "tollgate/output/output.hpp"
 #include "tollgate/ring/event_ring.hpp"
 #include "tollgate/server/probe.hpp"
+#include "tollgate/server/proxy_probe.hpp"
 #include "tollgate/spool/probe.hpp"
 
 namespace tg::server {
@@ -20,6 +21,7 @@ struct process_state {
   std::vector<probe*> probes;                     // index = shard
   std::vector<ring::event_ring*> rings;           // index = shard
   std::vector<const spool::probe*> spool_probes;  // index = shard; empty without --spool-dir
+  std::vector<const proxy_probe*> proxy_probes;   // index = shard; empty without a pass-through
   const output::backend* output = nullptr;        // null: nobody consumes the rings (tollgate-sink)
   double start_time_seconds = 0;
   std::uint64_t spool_shard_max_bytes = 0;  // with a spool: each shard's share of --spool-max-bytes

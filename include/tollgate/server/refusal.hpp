@@ -5,7 +5,8 @@
 // an error. OpenMeter answers every client error on ingest with 400 (never
 // 415); tollgate adds 413 and 431 for its bounds, 505 for HTTP versions it
 // does not speak, 429/503 for back pressure, 504 for acknowledgements that
-// did not come in time and 502 for events the upstream refused (--ack upstream).
+// did not come in time, 502 for events the upstream refused (--ack upstream),
+// and 502/504 when the upstream behind the pass-through fails to answer.
 #pragma once
 
 #include <cstddef>
@@ -52,8 +53,14 @@ enum class refusal : std::uint8_t {
   ack_timeout,   // --ack upstream: the upstream has not accepted in time
   sync_timeout,  // --ack durable: the spool has not synced in time
   upstream_refused,  // --ack upstream: the upstream refused events of the request (dead-lettered)
+  // The pass-through (other paths under /api/).
+  no_upstream_api,       // --upstream stdout or file: there is no API to pass to
+  proxy_body_too_large,  // over --proxy-max-body-bytes
+  upstream_unavailable,  // 502: connect, TLS, reset, closed before answering
+  upstream_bad_response, // 502: the upstream's answer did not parse
+  upstream_timeout,      // 504: no answer within --proxy-timeout-ms
 };
-inline constexpr std::size_t refusal_count = static_cast<std::size_t>(refusal::upstream_refused) + 1;
+inline constexpr std::size_t refusal_count = static_cast<std::size_t>(refusal::upstream_timeout) + 1;
 
 // Which metric family counts a refusal (besides tollgate_http_requests_total).
 enum class refusal_family : std::uint8_t {

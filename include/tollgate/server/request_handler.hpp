@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "tollgate/http/request_parser.hpp"
 #include "tollgate/http/response.hpp"
@@ -20,6 +21,36 @@ enum class outcome : std::uint8_t {
   park,        // nothing appended: ask again on a later tick (a full ring, an injected delay)
   await_ack,   // admitted; answer ctx.ack_status once ctx.wait reaches ctx.ack_position
   drop,        // close the connection without answering (fault injection)
+  pass,        // nothing appended: the shard's pass-through answers later (only when ctx.can_pass)
+};
+
+// An answer another component of the shard writes later (outcome::pass). The
+// front door pulls its bytes while the connection's output is under its
+// bound (so a slow client holds back the writer, not our memory) and reads
+// no further request on the connection until it is done. Destroying it (the
+// connection went away) tells the writer to stop.
+class deferred_reply {
+ public:
+  enum class state : std::uint8_t {
+    pending,     // more to come
+    done,        // the whole answer is in `out`
+    done_close,  // the same, and the connection closes after it
+    aborted,     // the answer cannot be finished (the upstream failed mid-body): close now
+  };
+  virtual ~deferred_reply() = default;
+  // Appends at most `room` bytes of the answer to `out`.
+  virtual state pull(std::string& out, std::size_t room) = 0;
+};
+
+// Who takes outcome::pass requests: the shard's pass-through.
+class pass_target {
+ public:
+  virtual ~pass_target() = default;
+  // `conn`: the Connection header the answer must carry; `peer`: the
+  // client's address ("127.0.0.1", "::1"). The request's views are valid
+  // during the call only.
+  virtual std::unique_ptr<deferred_reply> take(const http::request& req, http::connection conn,
+                                               std::string_view peer) = 0;
 };
 
 // What an admitted request's answer waits for (outcome::await_ack).
@@ -44,6 +75,7 @@ struct request_context {
   // resolution on an idle (tickless) CPU, too much to time a delay with.
   std::uint64_t first_try_ns = 0;
   bool admit_expired = false;      // parked for --admit-timeout-ms already: answer now, do not park again
+  bool can_pass = false;           // the shard has a pass-through: outcome::pass may be returned
   // Set by the handler with outcome::park when it waits for ring space: the
   // bytes the request needs, so the shard asks again only once they could fit.
   // 0: ask again every time.
