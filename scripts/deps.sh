@@ -18,9 +18,9 @@ tg_need_packages() {
 
 # What building tollgate needs (DESIGN.md, "Dependencies").
 TG_BUILD_PACKAGES=(g++ meson ninja-build pkg-config liburing-dev libsimdjson-dev node-llhttp
-  libmimalloc-dev libssl-dev libbenchmark-dev doctest-dev)
+  libmimalloc-dev libssl-dev libbenchmark-dev doctest-dev libisal-dev libzstd-dev zlib1g-dev libdeflate-dev)
 # What the tests add: real clients.
-TG_TEST_PACKAGES=(python3 curl openssl)
+TG_TEST_PACKAGES=(python3 curl openssl zstd)
 # What the macro benchmark adds: the baselines and plots.
 TG_BENCH_PACKAGES=(nginx-light wrk gnuplot-nox)
 
