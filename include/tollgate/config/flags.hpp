@@ -23,6 +23,7 @@ struct config {
   output::jsonl_options output;
   std::string upstream;          // as given: "", "stdout", "file:PATH", "http(s)://…"
   std::string upstream_token;    // never logged
+  std::string upstream_token_file;  // --upstream-token-file, re-read on SIGHUP; empty: none
   upstream::options forward;     // used when upstream is http(s)://
   log::level log_level = log::level::info;
   bool upstream_defaulted = false;  // no --upstream and no OPENMETER_URL: stdout
@@ -36,5 +37,9 @@ struct config {
 config parse(int argc, const char* const* argv, const std::function<const char*(const char*)>& getenv);
 
 std::string help_text();
+
+// The bearer token in `path` (trailing newline ignored); throws usage_error
+// when unreadable or empty. Used at start and on SIGHUP.
+std::string read_token_file(const std::string& path);
 
 }  // namespace tg::config

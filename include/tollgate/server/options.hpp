@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tollgate/cloudevents/validator.hpp"
 #include "tollgate/http/request_parser.hpp"
@@ -54,6 +55,14 @@ struct options {
   std::uint64_t segment_bytes = 64u << 20;  // a segment rolls over before passing this
   std::uint64_t spool_max_bytes = 0;        // all shards together; 0: 80% of the free space at start
   unsigned sync_max_delay_us = 0;           // how long a group commit may wait to grow; 0: never waits
+
+  // A front door on a shared network (issue 10). Files are re-read on SIGHUP.
+  std::string ingest_tokens_file;           // empty: /api/ is open to anyone who can connect
+  std::string tls_cert;                     // PEM chain, leaf first; empty: plaintext listener
+  std::string tls_key;                      // PEM private key
+  std::string tls_client_ca;                // PEM CA(s): a client certificate signed by one is required
+  unsigned tls_handshake_timeout_ms = 10000;  // accept to handshake done; then the connection is closed
+  std::vector<std::string> cors_origins;    // allowed Origin values, or "*"; empty: no CORS headers
 };
 
 }  // namespace tg::server

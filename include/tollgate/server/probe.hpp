@@ -9,6 +9,7 @@
 
 #include "tollgate/metrics/counter.hpp"
 #include "tollgate/metrics/counters.hpp"
+#include "tollgate/server/clients.hpp"
 #include "tollgate/server/refusal.hpp"
 
 namespace tg::server {
@@ -29,6 +30,13 @@ struct probe {
   metrics::counter idle_timeouts;
   metrics::counter backpressure_pauses;  // times a connection stopped being read for a full ring
   metrics::gauge connections_open;
+  // TLS on the listener (--tls-cert).
+  metrics::counter tls_handshakes;          // completed
+  metrics::counter tls_resumed;             // of those, resumed sessions (tickets)
+  metrics::counter tls_handshake_failures;  // bad client hello, protocol, certificate
+  metrics::counter tls_handshake_timeouts;  // not done within --tls-handshake-timeout-ms
+  // Per client (token name or certificate CN), by client_registry slot.
+  client_counters clients[max_clients + 1];
 
   void count_request(endpoint e, int status) noexcept {
     requests[static_cast<std::size_t>(e)][metrics::status_index(status)].add();
