@@ -67,3 +67,24 @@ TEST_CASE("protocol-core errors map to their refusals") {
   CHECK(from_validation_error(cloudevents::errc::malformed_json) == refusal::malformed_json);
   CHECK(from_validation_error(cloudevents::errc::empty_body) == refusal::empty_body);
 }
+
+TEST_CASE("a 401 says WWW-Authenticate: Bearer and keeps the connection; 415 names the codings") {
+  std::string out;
+  write_refusal(out, refusal::unauthorized, http::connection::keep_alive);
+  CHECK(out.rfind("HTTP/1.1 401 ", 0) == 0);
+  CHECK(out.find("WWW-Authenticate: Bearer\r\n") != std::string::npos);
+  CHECK(out.find("Connection: close") == std::string::npos);
+  CHECK(out.find("application/problem+json") != std::string::npos);
+  CHECK(describe(refusal::unsupported_encoding).status == 415);
+  CHECK(describe(refusal::corrupt_encoding).status == 400);
+  CHECK(describe(refusal::inflated_too_large).status == 413);
+  CHECK(describe(refusal::tls_required).closes);
+}
+
+TEST_CASE("the HTTP/2 preface is answered with frames, not an HTTP/1.1 status line") {
+  CHECK(from_parse_error(http::parse_errc::h2_preface) == refusal::http2_preface);
+  std::string out;
+  write_refusal(out, refusal::http2_preface, http::connection::keep_alive);
+  CHECK(out.rfind("HTTP/1.1", 0) == std::string::npos);
+  CHECK(static_cast<unsigned char>(out[9 + 3]) == 0x7);  // GOAWAY after the empty SETTINGS
+}
