@@ -33,6 +33,9 @@ front_door::~front_door() {
 }
 
 void front_door::start() {
+  // Deadlines set before the first poll() (a connection accepted in the
+  // loop's first iteration) must count from now, not from 0.
+  now_ = monotonic_ms();
   buffers_ = std::make_unique<reactor::buffer_ring>(ring_, recv_group, opts_.recv_buffers, opts_.recv_buffer_bytes);
   if (process_.tls != nullptr) tls_ = std::make_unique<tls_listener>(*process_.tls, process_.clients);
   arm_accept();
