@@ -9,6 +9,7 @@
 // without a lock).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -45,6 +46,7 @@ class gatekeeper final : public request_handler {
                  std::string& out, std::uint16_t client);
   std::string_view allowed_origin(std::string_view origin) const;
   void count_client(std::uint16_t client, bool rejected, std::uint64_t events);
+  int find_client(const ingest_tokens& t, std::string_view token);
 
   std::unique_ptr<request_handler> inner_;
   const options& opts_;
@@ -52,6 +54,16 @@ class gatekeeper final : public request_handler {
   subscription<ingest_tokens> tokens_;
   bool auth_;
   sha256_hasher hash_;
+  // The tokens that matched last on this shard (a client sends the same one
+  // on every request): a hit costs a constant-time compare instead of a
+  // SHA-256. Valid for one table generation only.
+  struct cached_token {
+    std::string token;
+    int client = -1;
+    std::uint64_t generation = 0;
+  };
+  std::array<cached_token, 4> cache_;
+  std::size_t cache_next_ = 0;
   http::inflater inflater_;
   http::inflated_body body_;  // the inflated body of the request being handled
 };

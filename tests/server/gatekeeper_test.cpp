@@ -105,6 +105,11 @@ TEST_CASE("a published token table is used from the next request on") {
   CHECK(f.answer(request("POST", "Authorization: Bearer tok-c\r\n", event_body)).rfind("HTTP/1.1 204 ", 0) == 0);
   CHECK(f.answer(request("POST", "Authorization: Bearer tok-a\r\n", event_body)).rfind("HTTP/1.1 401 ", 0) == 0);
   CHECK(f.client_events(f.clients.intern("carol")) == 1);
+  // A token that matched (and is cached) stops working once a table without it is published.
+  CHECK(f.answer(request("POST", "Authorization: Bearer tok-c\r\n", event_body)).rfind("HTTP/1.1 204 ", 0) == 0);
+  f.set_tokens("dave tok-d\n");
+  CHECK(f.answer(request("POST", "Authorization: Bearer tok-c\r\n", event_body)).rfind("HTTP/1.1 401 ", 0) == 0);
+  CHECK(f.answer(request("POST", "Authorization: Bearer tok-d\r\n", event_body)).rfind("HTTP/1.1 204 ", 0) == 0);
 }
 
 TEST_CASE("without tokens the certificate's client is counted; OPTIONS needs no token") {

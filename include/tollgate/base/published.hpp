@@ -2,7 +2,7 @@
 // A configuration that one thread replaces (the main thread, on SIGHUP) and
 // many read (the shards). The writer publishes a new immutable value under a
 // mutex and bumps a generation; each reader keeps its own copy of the pointer
-// and compares generations with one relaxed-cost atomic load per use, taking
+// and compares generations with one atomic load (a plain load on x86) per use, taking
 // the mutex only on the rare use after a change. So the hot path takes no
 // lock, and a value lives as long as any reader still holds it.
 #pragma once
@@ -54,6 +54,8 @@ class subscription {
     }
     return cur_.get();
   }
+  // The generation of the value get() returned last (changes with every publish).
+  std::uint64_t generation() const noexcept { return seen_; }
   // The value as a shared pointer, for what must outlive a reload (a TLS
   // connection keeps the context it started with).
   std::shared_ptr<const T> share() {
