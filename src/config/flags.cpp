@@ -280,7 +280,10 @@ std::vector<flag> table() {
                    while (!piece.empty() && piece.front() == ' ') piece.remove_prefix(1);
                    while (!piece.empty() && piece.back() == ' ') piece.remove_suffix(1);
                    const std::string o(piece);
-                   if (o.empty() || o.back() == '/' || (o != "*" && o.find("://") == std::string::npos)) {
+                   const std::size_t scheme = o.find("://");
+                   const bool origin = scheme != std::string::npos && scheme > 0 && o.size() > scheme + 3 &&
+                                       o.find('/', scheme + 3) == std::string::npos;
+                   if (o != "*" && !origin) {
                      throw usage_error("--cors-allow-origin: \"" + o +
                                        "\" is not an origin (scheme://host[:port], no path) or *");
                    }
