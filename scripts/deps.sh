@@ -18,10 +18,11 @@ tg_need_packages() {
 
 # What building tollgate needs (DESIGN.md, "Dependencies").
 TG_BUILD_PACKAGES=(g++ meson ninja-build pkg-config liburing-dev libsimdjson-dev node-llhttp
-  libmimalloc-dev libssl-dev libbenchmark-dev doctest-dev librdkafka-dev)
+  libmimalloc-dev libssl-dev libbenchmark-dev doctest-dev librdkafka-dev
+  libisal-dev libzstd-dev zlib1g-dev libdeflate-dev)
 # What the tests add: real clients; promtool (prometheus) for the alert rules, dashboard
 # and /metrics; chromium for the status page; groff for the man pages.
-TG_TEST_PACKAGES=(python3 curl openssl prometheus chromium groff-base)
+TG_TEST_PACKAGES=(python3 curl openssl prometheus chromium groff-base zstd)
 # What the fuzz stage adds (tests/fuzz, scripts/fuzz): clang with libFuzzer.
 TG_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
 # The SDK test runs the official JavaScript SDKs (tests/e2e/sdk_test.py): Debian's

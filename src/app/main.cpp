@@ -61,9 +61,11 @@ int main(int argc, char** argv) {
     // jsonl one opens its file. So a bad set-up fails at start.
     std::unique_ptr<output::backend> out;
     const upstream::shared* api = nullptr;  // the upstream's API, for the pass-through
+    upstream::backend* http_out = nullptr;
     if (http_upstream) {
       auto http = std::make_unique<upstream::backend>(cfg.forward);
       api = &http->settings();
+      http_out = http.get();
       log::info("forwarding upstream", {{"url", http->describe()}, {"path", http->settings().path},
                                          {"token", cfg.upstream_token.empty() ? "none" : "set"},
                                          {"dead_letter", cfg.forward.dead_letter_path}});
@@ -77,6 +79,10 @@ int main(int argc, char** argv) {
     } else {
       out = std::make_unique<output::jsonl_backend>(cfg.output);
     }
+    if (cfg.server.ingest_tokens_file.empty()) {
+      log::warn("the ingest path is open: anyone who can reach this port can write events (set "
+                "--ingest-tokens-file to require bearer tokens)");
+    }
     server::gateway gw(cfg.server, out.get());
     if (api != nullptr) gw.pass_through_to(*api);
     log::info("pass-through", {{"mode", cfg.server.proxy == server::proxy_mode::off ? "off"
@@ -85,6 +91,18 @@ int main(int argc, char** argv) {
                                {"connections_per_shard", cfg.server.proxy_connections},
                                {"timeout_ms", cfg.server.proxy_timeout_ms},
                                {"max_body_bytes", cfg.server.proxy_max_body_bytes}});
+    // SIGHUP: the gateway re-reads its own files (tokens, certificate); this
+    // re-reads the upstream token.
+    if (http_out != nullptr && !cfg.upstream_token_file.empty()) {
+      gw.on_reload([http_out, path = cfg.upstream_token_file] {
+        try {
+          http_out->set_token(config::read_token_file(path));
+          log::info("reloaded --upstream-token-file", {{"path", path}});
+        } catch (const std::exception& e) {
+          log::error("reload of --upstream-token-file failed; keeping the token in use", {{"error", e.what()}});
+        }
+      });
+    }
     log::info("starting", {{"version", TOLLGATE_VERSION}, {"shards", gw.shard_count()}, {"march", TOLLGATE_MARCH},
                            {"allocator", allocator_name()}});
     const server::run_report report = gw.run();

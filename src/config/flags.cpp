@@ -78,6 +78,8 @@ std::function<void(config&, const std::string&)> up_number(const char* name, T u
   return number_in(&config::forward, name, member, size, min, max);
 }
 
+}  // namespace
+
 std::string read_token_file(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "r");
   if (f == nullptr) throw usage_error("--upstream-token-file: cannot read " + path);
@@ -90,6 +92,8 @@ std::string read_token_file(const std::string& path) {
   if (token.empty()) throw usage_error("--upstream-token-file: " + path + " is empty");
   return token;
 }
+
+namespace {
 
 template <class T>
 std::function<void(config&, const std::string&)> number(const char* name, T server::options::*member, bool size,
@@ -119,7 +123,10 @@ std::vector<flag> table() {
                [](config& c, const std::string& v) { c.upstream_token = v; }});
   t.push_back({"upstream-token-file", "TOLLGATE_UPSTREAM_TOKEN_FILE", "PATH", "none",
                "Read the bearer token from this file instead (trailing newline ignored).",
-               [](config& c, const std::string& v) { c.upstream_token = read_token_file(v); }});
+               [](config& c, const std::string& v) {
+                 c.upstream_token = read_token_file(v);
+                 c.upstream_token_file = v;
+               }});
   t.push_back({"upstream-ca-file", "TOLLGATE_UPSTREAM_CA_FILE", "PATH", "system trust store",
                "PEM file of the CA(s) to trust for the upstream, instead of the system trust store. Certificates and "
                "host names are always verified.",
@@ -318,6 +325,51 @@ std::vector<flag> table() {
                "Pass-through: keep-alive connections to the upstream per shard; more requests wait for one "
                "(within --proxy-timeout-ms).",
                number("proxy-connections", &server::options::proxy_connections, false, 1, 1024)});
+  t.push_back({"ingest-tokens-file", "TOLLGATE_INGEST_TOKENS_FILE", "PATH", "none (the ingest path is open)",
+               "Require a bearer token on every /api/ request: one client per line, NAME TOKEN or NAME "
+               "sha256:HEX (the hex SHA-256 of the token, so the file need not hold secrets); # comments and "
+               "blank lines are ignored. A request without a matching Authorization: Bearer token gets 401. "
+               "/healthz, /readyz and /metrics stay open. NAME labels the per-client metrics. Re-read on "
+               "SIGHUP.",
+               [](config& c, const std::string& v) { c.server.ingest_tokens_file = v; }});
+  t.push_back({"tls-cert", "TOLLGATE_TLS_CERT", "PEM", "none (plaintext)",
+               "Serve HTTPS: the certificate chain (leaf first) for the listener; TLS 1.2 and 1.3, ALPN http/1.1. "
+               "Needs --tls-key. Re-read on SIGHUP (new connections use the new one).",
+               [](config& c, const std::string& v) { c.server.tls_cert = v; }});
+  t.push_back({"tls-key", "TOLLGATE_TLS_KEY", "PEM", "none", "The private key of --tls-cert. Re-read on SIGHUP.",
+               [](config& c, const std::string& v) { c.server.tls_key = v; }});
+  t.push_back({"tls-client-ca", "TOLLGATE_TLS_CLIENT_CA", "PEM", "none",
+               "Mutual TLS: require a client certificate signed by a CA in this file. The certificate's subject "
+               "CN names the client in the per-client metrics when no token does.",
+               [](config& c, const std::string& v) { c.server.tls_client_ca = v; }});
+  t.push_back({"tls-handshake-timeout-ms", "TOLLGATE_TLS_HANDSHAKE_TIMEOUT_MS", "MS",
+               std::to_string(d.tls_handshake_timeout_ms),
+               "A connection whose TLS handshake is not done this long after accept is closed.",
+               number("tls-handshake-timeout-ms", &server::options::tls_handshake_timeout_ms, false, 1, 600000)});
+  t.push_back({"cors-allow-origin", "TOLLGATE_CORS_ALLOW_ORIGIN", "ORIGIN", "none",
+               "Answer CORS preflights on the ingest paths and add CORS headers for this Origin (e.g. "
+               "https://app.example.com); repeat the flag for several, or * for any. The environment "
+               "variable takes a comma-separated list.",
+               [](config& c, const std::string& v) {
+                 std::size_t from = 0;
+                 while (from <= v.size()) {
+                   std::size_t comma = v.find(',', from);
+                   if (comma == std::string::npos) comma = v.size();
+                   std::string_view piece(v.data() + from, comma - from);
+                   while (!piece.empty() && piece.front() == ' ') piece.remove_prefix(1);
+                   while (!piece.empty() && piece.back() == ' ') piece.remove_suffix(1);
+                   const std::string o(piece);
+                   const std::size_t scheme = o.find("://");
+                   const bool origin = scheme != std::string::npos && scheme > 0 && o.size() > scheme + 3 &&
+                                       o.find('/', scheme + 3) == std::string::npos;
+                   if (o != "*" && !origin) {
+                     throw usage_error("--cors-allow-origin: \"" + o +
+                                       "\" is not an origin (scheme://host[:port], no path) or *");
+                   }
+                   c.server.cors_origins.push_back(o);
+                   from = comma + 1;
+                 }
+               }});
   t.push_back({"log-level", "TOLLGATE_LOG_LEVEL", "LEVEL", "info",
                "debug, info, warn, error or off. Logs are JSON lines on stderr.",
                [](config& c, const std::string& v) {
@@ -411,6 +463,8 @@ std::string help_text() {
       "under /api/ to the upstream's API (--proxy). SIGTERM/SIGINT stop accepting,\n"
       "finish requests in progress, deliver or write what is buffered (--drain-timeout-ms) and exit;\n"
       "with --spool-dir, what is not delivered by then stays on disk and is sent after the next start.\n"
+      "SIGHUP re-reads --ingest-tokens-file, --tls-cert/--tls-key and --upstream-token-file; a file that\n"
+      "does not parse keeps the one in use (and the log says why).\n"
       "\n"
       "Usage: tollgate [--flag VALUE | --flag=VALUE]...\n"
       "Each flag can also be set through the environment variable shown; the command line wins.\n"

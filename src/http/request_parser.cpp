@@ -348,7 +348,7 @@ struct request_parser::impl {
 
   parse_errc map_error(llhttp_errno_t e) const {
     if (pending_error != parse_errc::none) return pending_error;
-    if (e == HPE_PAUSED_H2_UPGRADE) return parse_errc::version_unsupported;
+    if (e == HPE_PAUSED_H2_UPGRADE) return parse_errc::h2_preface;
     // llhttp 8.1 says "Invalid HTTP version" once both digits parsed but the
     // pair is not one it knows (HTTP/3.0, HTTP/1.2): that is 505. Anything
     // else in the version slot ("Invalid major version", "Expected dot") is

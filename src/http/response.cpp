@@ -124,4 +124,28 @@ void write_problem(std::string& out, int status, std::string_view detail, connec
 
 void write_continue(std::string& out) { out.append("HTTP/1.1 100 Continue\r\n\r\n", 25); }
 
+void insert_headers(std::string& out, std::size_t at, header_list extra) {
+  const std::size_t eol = out.find("\r\n", at);
+  if (eol == std::string::npos || extra.empty()) return;
+  std::string lines;
+  for (const auto& [name, value] : extra) append_header(lines, name, value);
+  out.insert(eol + 2, lines);
+}
+
+void write_h2_goaway(std::string& out, std::string_view debug) {
+  constexpr unsigned char settings[9] = {0, 0, 0, 0x4, 0, 0, 0, 0, 0};
+  out.append(reinterpret_cast<const char*>(settings), sizeof settings);
+  debug = debug.substr(0, 256);
+  const std::size_t len = 8 + debug.size();
+  const unsigned char head[17] = {
+      static_cast<unsigned char>(len >> 16), static_cast<unsigned char>(len >> 8), static_cast<unsigned char>(len),
+      0x7, 0,           // GOAWAY, no flags
+      0, 0, 0, 0,       // stream 0
+      0, 0, 0, 0,       // last stream id: none was processed
+      0, 0, 0, 0xd,     // HTTP_1_1_REQUIRED
+  };
+  out.append(reinterpret_cast<const char*>(head), sizeof head);
+  out.append(debug);
+}
+
 }  // namespace tg::http

@@ -9,6 +9,7 @@
 
 #include "tollgate/http/request_parser.hpp"
 #include "tollgate/server/request_handler.hpp"
+#include "tls_listener.hpp"
 
 namespace tg::server {
 
@@ -65,6 +66,10 @@ struct connection {
   bool peer_closed = false;     // EOF from the client
   bool lingering = false;       // write side shut down; discarding input until EOF or deadline
   bool closing = false;         // waiting for outstanding operations before close(2)
+
+  std::unique_ptr<tls_conn> tls;  // TLS on the listener; null: plaintext (front_door_tls.cpp)
+  std::uint16_t peer_client = client_registry::none;  // the client certificate's CN, as a client slot
+  std::string_view ack_cors;      // Access-Control-Allow-Origin of the awaited answer (gatekeeper-owned)
 
   std::uint64_t deadline_ms = 0;  // the timeout that applies now (0: none)
   int deadline_kind = 0;          // which one (see front_door.cpp)

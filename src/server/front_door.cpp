@@ -46,6 +46,7 @@ void front_door::start() {
   now_ = monotonic_ms();
   buffers_ = std::make_unique<reactor::buffer_ring>(ring_, recv_group, opts_.recv_buffers, opts_.recv_buffer_bytes);
   reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (process_.tls != nullptr) tls_ = std::make_unique<tls_listener>(*process_.tls, process_.clients);
   arm_accept();
 }
 
@@ -147,6 +148,7 @@ void front_door::on_accept(const io_uring_cqe& cqe) {
       counters_.connections_accepted.add();
       counters_.connections_open.set(static_cast<std::int64_t>(open_));
       set_deadline(c, dl_idle, opts_.idle_timeout_ms);
+      if (tls_) tls_accept(c, slot);
       arm_recv(c, slot);
     }
   }
@@ -209,7 +211,8 @@ void front_door::on_recv(const io_uring_cqe& cqe, std::uint32_t slot) {
   if (cqe.res > 0) {
     const auto bid = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
     counters_.bytes_received.add(static_cast<std::uint64_t>(cqe.res));
-    receive(c, slot, buffers_->buffer(bid), static_cast<std::size_t>(cqe.res));
+    if (c.tls) tls_receive(c, slot, buffers_->buffer(bid), static_cast<std::size_t>(cqe.res));
+    else receive(c, slot, buffers_->buffer(bid), static_cast<std::size_t>(cqe.res));
     buffers_->give_back(bid);
   } else if (cqe.res == 0) {
     // A client may half-close after sending its request: answer what was
@@ -341,6 +344,7 @@ void front_door::finish_request(connection& c, std::uint32_t slot) {
                                     : (req.version_minor == 0 ? http::connection::keep_alive_http10
                                                               : http::connection::keep_alive);
   request_context ctx;
+  ctx.peer_client = c.peer_client;
   ctx.now_ms = now_;
   ctx.first_try_ms = c.parked ? c.parked_since : now_;
   ctx.first_try_ns = c.parked ? c.parked_since_ns : 0;
@@ -381,6 +385,7 @@ void front_door::finish_request(connection& c, std::uint32_t slot) {
     c.ack_status = ctx.ack_status;
     c.ack_since = now_;
     c.ack_conn = hdr;
+    c.ack_cors = ctx.cors_origin;
     ack_waiters_.push_back(slot);
   }
   if (o == outcome::pass && pass_ != nullptr) {
@@ -437,13 +442,17 @@ void front_door::note_ring_refusals(connection& c) {
 }
 
 void front_door::answer_waiter(connection& c, std::uint32_t slot, endpoint ep, int status) {
+  const std::size_t at = c.out_pending.size();
   http::write_empty(c.out_pending, status, c.ack_conn);
+  add_ack_headers(c, at);
   counters_.count_request(ep, status);
   (void)slot;
 }
 
 void front_door::refuse_waiter(connection& c, std::uint32_t slot, endpoint ep, refusal r, std::string_view detail) {
+  const std::size_t at = c.out_pending.size();
   write_refusal(c.out_pending, r, c.ack_conn, detail);
+  add_ack_headers(c, at);
   counters_.count(r);
   counters_.count_request(ep, describe(r).status);
   (void)slot;
@@ -500,6 +509,10 @@ void front_door::flush(std::uint32_t slot) {
   if (slot >= conns_.size()) return;
   connection& c = *conns_[slot];
   if (!c.in_use || c.closing) return;
+  if (c.tls && !c.send_inflight) {
+    tls_seal(c, slot);  // out_pending becomes ciphertext
+    if (!c.in_use || c.closing) return;
+  }
   if (!c.send_inflight && !c.out_pending.empty()) {
     c.out_sending.swap(c.out_pending);
     c.out_pending.clear();
@@ -617,6 +630,9 @@ void front_door::maybe_release(connection& c, std::uint32_t slot) {
   c.ack_ring_end = 0;
   c.reply.reset();  // the pass-through lets go of the upstream side
   c.peer.clear();
+  c.tls.reset();
+  c.peer_client = client_registry::none;
+  c.ack_cors = {};
   c.recv_cancelling = c.send_inflight = c.parked = c.head_done = c.awaiting_ack = false;
   c.close_after_send = c.peer_closed = c.lingering = c.closing = false;
   c.output_paused = c.overflowed = false;
@@ -659,6 +675,10 @@ void front_door::tick(std::uint64_t now_ms) {
         close_conn(c, slot);
         break;
       case dl_linger: close_conn(c, slot); break;
+      case dl_handshake:
+        counters_.tls_handshake_timeouts.add();
+        close_conn(c, slot);
+        break;
       default: break;
     }
   }

@@ -68,7 +68,7 @@ class front_door final : public reactor::component {
 
  private:
   enum class op : std::uint8_t { accept = 1, recv, send, cancel };
-  enum deadline_kind : int { dl_none = 0, dl_header, dl_body, dl_idle, dl_linger };
+  enum deadline_kind : int { dl_none = 0, dl_header, dl_body, dl_idle, dl_linger, dl_handshake };
 
   std::uint64_t tag(op o, std::uint32_t slot, std::uint32_t gen) const noexcept {
     return reactor::encode(id(), o, slot, gen);
@@ -118,6 +118,15 @@ class front_door final : public reactor::component {
   void set_deadline(connection& c, int kind, unsigned ms);
   bool wants_input(const connection& c) const;
   void give_back_buffer(const io_uring_cqe& cqe);
+  // TLS on the listener (front_door_tls.cpp): a new connection's session,
+  // ciphertext in (plaintext to receive()), and the connection's pending
+  // output sealed into ciphertext before it is sent.
+  void tls_accept(connection& c, std::uint32_t slot);
+  void tls_receive(connection& c, std::uint32_t slot, const char* data, std::size_t len);
+  void tls_seal(connection& c, std::uint32_t slot);
+  void tls_handshake_done(connection& c);
+  // CORS headers of an awaited answer (the gatekeeper decided them).
+  void add_ack_headers(connection& c, std::size_t at);
 
   unsigned index_;
   const options& opts_;
@@ -132,6 +141,7 @@ class front_door final : public reactor::component {
   pass_target* pass_ = nullptr;
 
   std::unique_ptr<reactor::buffer_ring> buffers_;
+  std::unique_ptr<tls_listener> tls_;  // --tls-cert; null: plaintext
   std::vector<std::unique_ptr<connection>> conns_;  // slot = index
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::uint32_t> dirty_;         // slots to flush at the end of the iteration

@@ -14,16 +14,19 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <exception>
 #include <memory>
 #include <thread>
 
+#include "gatekeeper.hpp"
 #include "ingest_handler.hpp"
 #include "listener.hpp"
 #include "tollgate/base/clock.hpp"
 #include "tollgate/base/log.hpp"
+#include "tollgate/output/http/tls_session.hpp"
 #include "tollgate/reactor/uring.hpp"
 #include "tollgate/server/shard.hpp"
 #include "tollgate/spool/format.hpp"
@@ -55,7 +58,8 @@ std::vector<int> affinity_cpus() {
 }
 
 std::unique_ptr<request_handler> make_ingest_handler(const shard_resources& r) {
-  return std::make_unique<ingest_handler>(r.opts, r.ring, r.counters, r.process, r.spool);
+  return std::make_unique<gatekeeper>(std::make_unique<ingest_handler>(r.opts, r.ring, r.counters, r.process, r.spool),
+                                      r.opts, r.counters, r.process.tokens);
 }
 
 namespace {
@@ -73,6 +77,36 @@ spool::driver_options make_spool_options(const options& opts, std::uint64_t shar
   // framed): one is appended to while the other is being written.
   s.writer_buffer_bytes = opts.limits.max_body_bytes + opts.validation.max_events * 64 + (1u << 20);
   return s;
+}
+
+std::string read_file(const std::string& flag, const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) throw std::runtime_error(flag + " " + path + ": " + std::strerror(errno));
+  std::string text;
+  char buf[8192];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  const bool bad = std::ferror(f) != 0;
+  std::fclose(f);
+  if (bad) throw std::runtime_error(flag + " " + path + ": read error");
+  return text;
+}
+
+// --ingest-tokens-file, parsed, each client given its registry slot. Throws
+// with the file and the line; never with a token.
+std::shared_ptr<const ingest_tokens> load_tokens(const std::string& path, client_registry& clients) {
+  auto t = token_table::parse(read_file("--ingest-tokens-file", path));
+  if (!t) throw std::invalid_argument("--ingest-tokens-file " + path + ": " + t.error());
+  auto out = std::make_shared<ingest_tokens>();
+  out->table = std::move(t.value());
+  for (const std::string& name : out->table.names()) out->slots.push_back(clients.intern(name));
+  return out;
+}
+
+std::shared_ptr<const upstream::tls_context> load_tls(const options& o) {
+  auto ctx = upstream::tls_context::create_listener(o.tls_cert, o.tls_key, o.tls_client_ca);
+  if (!ctx) throw std::invalid_argument("--tls-cert / --tls-key: " + ctx.error());
+  return ctx.value();
 }
 
 // --spool-max-bytes 0: 80% of what the spool's file system has free now.
@@ -100,9 +134,57 @@ struct gateway::impl {
   std::function<void()> reload;
   const upstream::shared* api = nullptr;                    // the pass-through's upstream, or null
   std::vector<std::unique_ptr<proxy_probe>> proxy_probes;  // with a pass-through, one per shard
+  client_registry clients;
+  std::unique_ptr<published<ingest_tokens>> tokens;         // --ingest-tokens-file
+  std::unique_ptr<published<upstream::tls_context>> tls;    // --tls-cert
 
   void open_spools();
+  void open_front_door();
+  void reload_front_door();
 };
+
+// The tokens file and the listener's certificate, read before anything is
+// served: a bad file fails the start (exit 2, naming the line).
+void gateway::impl::open_front_door() {
+  process.clients = &clients;
+  if (!opts.ingest_tokens_file.empty()) {
+    tokens = std::make_unique<published<ingest_tokens>>(load_tokens(opts.ingest_tokens_file, clients));
+    process.tokens = tokens.get();
+  }
+  if (opts.tls_cert.empty() != opts.tls_key.empty()) throw std::invalid_argument("--tls-cert and --tls-key go together");
+  if (!opts.tls_client_ca.empty() && opts.tls_cert.empty()) throw std::invalid_argument("--tls-client-ca needs --tls-cert");
+  if (!opts.tls_cert.empty()) {
+    tls = std::make_unique<published<upstream::tls_context>>(load_tls(opts));
+    process.tls = tls.get();
+    log::info("TLS on the listener", {{"certificate", opts.tls_cert},
+                                      {"client_certificates", opts.tls_client_ca.empty() ? "not asked" : "required"}});
+  }
+}
+
+// SIGHUP: each file is read whole and published only if it is good; a bad one
+// keeps what is in use and says why. New connections (TLS) and the next
+// request (tokens) on each shard use what was published; open connections
+// keep the certificate they started with.
+void gateway::impl::reload_front_door() {
+  if (tokens) {
+    try {
+      auto t = load_tokens(opts.ingest_tokens_file, clients);
+      const std::size_t n = t->table.size();
+      tokens->publish(std::move(t));
+      log::info("reloaded --ingest-tokens-file", {{"path", opts.ingest_tokens_file}, {"tokens", n}});
+    } catch (const std::exception& e) {
+      log::error("reload of --ingest-tokens-file failed; keeping the tokens in use", {{"error", e.what()}});
+    }
+  }
+  if (tls) {
+    try {
+      tls->publish(load_tls(opts));
+      log::info("reloaded --tls-cert and --tls-key", {{"certificate", opts.tls_cert}});
+    } catch (const std::exception& e) {
+      log::error("reload of the TLS certificate failed; keeping the one in use", {{"error", e.what()}});
+    }
+  }
+}
 
 // Recovery of every directory under --spool-dir; old shard directories (a
 // different --shards before) are replayed by shard old_id % shards.
@@ -136,6 +218,7 @@ gateway::gateway(const options& opts, output::backend* out, handler_factory make
     impl_->out = out;
     impl_->make_handler = std::move(make_handler);
     if (impl_->opts.shards == 0) impl_->opts.shards = static_cast<unsigned>(affinity_cpus().size());
+    impl_->open_front_door();
     impl_->listen_fds = bind_listeners(opts.listen, impl_->opts.shards, impl_->port);
     for (unsigned i = 0; i < impl_->opts.shards; ++i) {
       impl_->rings.push_back(std::make_unique<ring::event_ring>(opts.buffer_bytes));
@@ -228,6 +311,7 @@ run_report gateway::run() {
     ::sigwait(&set, &sig);
     if (sig != SIGHUP || failed.load() != 0) break;
     log::info("SIGHUP: reloading configuration files", {});
+    g.reload_front_door();
     if (g.reload) {
       try {
         g.reload();

@@ -72,6 +72,45 @@ void simple_counter(std::string& out, std::span<const probe* const> shards, cons
   head(out, name, "counter", help);
   sample(out, name, {}, metrics::sum(shards, [&](const probe& p) { return (p.*member).get(); }));
 }
+// TLS handshakes, and the per-client families: one sample per client name
+// seen (a token's name or a certificate's CN), `_other` past the bound.
+void render_tls_and_clients(std::string& out, const process_state& process, std::span<const probe* const> shards) {
+  simple_counter(out, shards, "tollgate_tls_handshakes_total", "TLS handshakes completed on the listener.",
+                 &probe::tls_handshakes);
+  simple_counter(out, shards, "tollgate_tls_resumed_total",
+                 "TLS handshakes that resumed a session (a ticket) instead of a full handshake.", &probe::tls_resumed);
+  simple_counter(out, shards, "tollgate_tls_handshake_failures_total",
+                 "TLS handshakes that failed (protocol version, client certificate, not TLS at all); the connection "
+                 "is closed.",
+                 &probe::tls_handshake_failures);
+  simple_counter(out, shards, "tollgate_tls_handshake_timeouts_total",
+                 "TLS handshakes not done within --tls-handshake-timeout-ms; the connection is closed.",
+                 &probe::tls_handshake_timeouts);
+  if (process.clients == nullptr) return;
+  struct family {
+    const char* name;
+    const char* help;
+    metrics::counter client_counters::*member;
+  };
+  static constexpr family families[] = {
+      {"tollgate_client_requests_total", "/api/ requests handled, by client (token name or certificate CN).",
+       &client_counters::requests},
+      {"tollgate_client_events_total", "Events accepted, by client.", &client_counters::events},
+      {"tollgate_client_rejections_total", "/api/ requests refused (4xx or 5xx), by client.",
+       &client_counters::rejections},
+  };
+  const std::size_t n = process.clients->size();
+  for (const family& f : families) {
+    head(out, f.name, "counter", f.help);
+    for (std::size_t i = 0; i <= n; ++i) {
+      const std::size_t slot = i == n ? client_registry::other : i;
+      const std::uint64_t v = metrics::sum(shards, [&](const probe& p) { return (p.clients[slot].*f.member).get(); });
+      if (i == n && v == 0) continue;
+      // Names are label-safe: token names by the file's rules, CNs by the front door's.
+      sample(out, f.name, "client=\"" + std::string(i == n ? "_other" : process.clients->name(i)) + "\"", v);
+    }
+  }
+}
 }  // namespace
 
 void render_metrics_page(const process_state& process, bool ready, std::string& out) {
@@ -138,6 +177,8 @@ void render_metrics_page(const process_state& process, bool ready, std::string& 
                  "Connections that sent more pipelined input than is held while reading is paused; they were "
                  "closed after the responses already due.",
                  &probe::stash_overflows);
+
+  render_tls_and_clients(out, process, shards);
 
   head(out, "tollgate_connections_open", "gauge", "Client connections open, per shard.");
   for (std::size_t i = 0; i < shards.size(); ++i) {

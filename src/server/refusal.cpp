@@ -64,6 +64,16 @@ constexpr std::array<refusal_info, refusal_count> table = {{
     {502, fam::none, "upstream_bad_response", "the upstream's response could not be read", !retry, !closes, {}},
     {504, fam::none, "upstream_timeout", "the upstream did not answer in time (--proxy-timeout-ms)", !retry,
      !closes, {}},
+    {401, fam::ingest, "unauthorized",
+     "missing or unknown bearer token: send Authorization: Bearer <token> with a token from --ingest-tokens-file",
+     !retry, !closes, {}, "Bearer"},
+    {415, fam::ingest, "unsupported_encoding", "unsupported Content-Encoding; use gzip, deflate or zstd", !retry,
+     !closes, {}},
+    {400, fam::ingest, "corrupt_encoding", "the compressed request body does not inflate", !retry, !closes, {}},
+    {413, fam::ingest, "body_too_large", "the request body inflates to more than the limit (--max-body-bytes)",
+     !retry, !closes, {}},
+    {505, fam::http_error, "http2", "HTTP/2 is not served here; use HTTP/1.1", !retry, closes, {}},
+    {400, fam::http_error, "tls_required", "this port speaks TLS: use https://", !retry, closes, {}},
 }};
 static_assert(table.size() == refusal_count);
 }  // namespace
@@ -72,10 +82,14 @@ const refusal_info& describe(refusal r) noexcept { return table[static_cast<std:
 
 void write_refusal(std::string& out, refusal r, http::connection conn, std::string_view detail) {
   const refusal_info& i = describe(r);
-  std::array<std::pair<std::string_view, std::string_view>, 2> extra;
+  // An HTTP/2 client reads frames, not an HTTP/1.1 status line: it gets the
+  // server preface and a GOAWAY that says why (RFC 9113 section 3.4).
+  if (r == refusal::http2_preface) return http::write_h2_goaway(out, detail.empty() ? i.detail : detail);
+  std::array<std::pair<std::string_view, std::string_view>, 3> extra;
   std::size_t n = 0;
   if (i.retry_after) extra[n++] = {"Retry-After", "1"};
   if (!i.allow.empty()) extra[n++] = {"Allow", i.allow};
+  if (!i.authenticate.empty()) extra[n++] = {"WWW-Authenticate", i.authenticate};
   http::write_problem(out, i.status, detail.empty() ? i.detail : detail, i.closes ? http::connection::close : conn,
                       http::header_list(extra.data(), n));
 }
@@ -98,6 +112,7 @@ refusal from_parse_error(http::parse_errc e) noexcept {
     case http::parse_errc::head_too_large: return refusal::head_too_large;
     case http::parse_errc::body_too_large: return refusal::body_too_large;
     case http::parse_errc::version_unsupported: return refusal::version_unsupported;
+    case http::parse_errc::h2_preface: return refusal::http2_preface;
     case http::parse_errc::malformed:
     case http::parse_errc::none: break;
   }

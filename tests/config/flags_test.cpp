@@ -153,3 +153,21 @@ TEST_CASE("pass-through flags: --proxy on|off, its timeout, connections and body
     CHECK_MESSAGE(h.find(f) != std::string::npos, f);
   }
 }
+
+TEST_CASE("flags for the front door: tokens, TLS, handshake timeout and repeatable CORS origins") {
+  const auto c = parse({"--ingest-tokens-file", "/etc/t", "--tls-cert", "c.pem", "--tls-key", "k.pem",
+                        "--tls-client-ca", "ca.pem", "--tls-handshake-timeout-ms", "500", "--cors-allow-origin",
+                        "https://a.example", "--cors-allow-origin=https://b.example:8443"});
+  CHECK(c.server.ingest_tokens_file == "/etc/t");
+  CHECK(c.server.tls_cert == "c.pem");
+  CHECK(c.server.tls_key == "k.pem");
+  CHECK(c.server.tls_client_ca == "ca.pem");
+  CHECK(c.server.tls_handshake_timeout_ms == 500);
+  CHECK(c.server.cors_origins == std::vector<std::string>{"https://a.example", "https://b.example:8443"});
+  const auto e = parse({}, {{"TOLLGATE_CORS_ALLOW_ORIGIN", "https://a.example, *"}});
+  CHECK(e.server.cors_origins == std::vector<std::string>{"https://a.example", "*"});
+  CHECK_THROWS_AS(parse({"--cors-allow-origin", "https://a.example/path/"}), config::usage_error);
+  CHECK_THROWS_AS(parse({"--cors-allow-origin", "a.example"}), config::usage_error);
+  CHECK_THROWS_AS(parse({"--cors-allow-origin", "https://a.example/x"}), config::usage_error);
+  CHECK_THROWS_AS(parse({"--tls-handshake-timeout-ms", "0"}), config::usage_error);
+}

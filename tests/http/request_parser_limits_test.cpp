@@ -154,11 +154,19 @@ TEST_CASE("bare LF line endings: llhttp's default takes them in the request line
 
 TEST_CASE("parser answers 505 for HTTP versions other than 1.0 and 1.1") {
   for (std::string_view req : {"GET / HTTP/2.0\r\n\r\n", "GET / HTTP/3.0\r\n\r\n", "GET / HTTP/1.2\r\n\r\n",
-                               "GET / HTTP/0.9\r\n\r\n", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"}) {
+                               "GET / HTTP/0.9\r\n\r\n"}) {
     CAPTURE(req);
     CHECK(error_of(req) == parse_errc::version_unsupported);
     CHECK(error_bytewise(req) == parse_errc::version_unsupported);
   }
+}
+
+TEST_CASE("the HTTP/2 connection preface is told apart, whole or byte by byte") {
+  const std::string_view preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  CHECK(error_of(preface) == parse_errc::h2_preface);
+  CHECK(error_bytewise(preface) == parse_errc::h2_preface);
+  // The preface followed by the client's SETTINGS frame, as h2 clients send it.
+  CHECK(error_of(std::string(preface) + std::string("\0\0\0\x04\0\0\0\0\0", 9)) == parse_errc::h2_preface);
 }
 
 TEST_CASE("errors are sticky until reset()") {

@@ -115,3 +115,28 @@ TEST_CASE("writers append without reallocating when capacity suffices") {
   write_problem(out, 429, "slow down", connection::keep_alive);
   CHECK(out.data() == before);
 }
+
+TEST_CASE("an HTTP/2 client gets an empty SETTINGS frame, then GOAWAY with HTTP_1_1_REQUIRED") {
+  std::string out;
+  write_h2_goaway(out, "use HTTP/1.1");
+  REQUIRE(out.size() == 9 + 9 + 8 + 12);
+  // SETTINGS: length 0, type 4, no flags, stream 0.
+  CHECK(out.substr(0, 9) == std::string("\0\0\0\x04\0\0\0\0\0", 9));
+  const auto* g = reinterpret_cast<const unsigned char*>(out.data() + 9);
+  CHECK(((g[0] << 16) | (g[1] << 8) | g[2]) == 8 + 12);  // frame length
+  CHECK(g[3] == 0x7);                                      // GOAWAY
+  CHECK(g[4] == 0);
+  CHECK((g[5] | g[6] | g[7] | g[8]) == 0);                 // stream 0
+  CHECK((g[9] | g[10] | g[11] | g[12]) == 0);              // last stream id 0
+  CHECK(((g[13] << 24) | (g[14] << 16) | (g[15] << 8) | g[16]) == 0xd);
+  CHECK(out.substr(9 + 17) == "use HTTP/1.1");
+}
+
+TEST_CASE("headers inserted after the status line of the response at an offset") {
+  std::string out = "HTTP/1.1 204 No Content\r\n\r\n";
+  const std::size_t at = out.size();
+  write_empty(out, 204, connection::keep_alive);
+  const std::pair<std::string_view, std::string_view> h[] = {{"Vary", "Origin"}};
+  insert_headers(out, at, header_list(h, 1));
+  CHECK(out == "HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 204 No Content\r\nVary: Origin\r\n\r\n");
+}

@@ -101,3 +101,24 @@ TEST_CASE("pass-through failures answer 502 or 504 with a problem detail, and ke
   write_refusal(out, refusal::no_upstream_api, http::connection::keep_alive);
   CHECK(out.find("no upstream API") != std::string::npos);
 }
+
+TEST_CASE("a 401 says WWW-Authenticate: Bearer and keeps the connection; 415 names the codings") {
+  std::string out;
+  write_refusal(out, refusal::unauthorized, http::connection::keep_alive);
+  CHECK(out.rfind("HTTP/1.1 401 ", 0) == 0);
+  CHECK(out.find("WWW-Authenticate: Bearer\r\n") != std::string::npos);
+  CHECK(out.find("Connection: close") == std::string::npos);
+  CHECK(out.find("application/problem+json") != std::string::npos);
+  CHECK(describe(refusal::unsupported_encoding).status == 415);
+  CHECK(describe(refusal::corrupt_encoding).status == 400);
+  CHECK(describe(refusal::inflated_too_large).status == 413);
+  CHECK(describe(refusal::tls_required).closes);
+}
+
+TEST_CASE("the HTTP/2 preface is answered with frames, not an HTTP/1.1 status line") {
+  CHECK(from_parse_error(http::parse_errc::h2_preface) == refusal::http2_preface);
+  std::string out;
+  write_refusal(out, refusal::http2_preface, http::connection::keep_alive);
+  CHECK(out.rfind("HTTP/1.1", 0) == std::string::npos);
+  CHECK(static_cast<unsigned char>(out[9 + 3]) == 0x7);  // GOAWAY after the empty SETTINGS
+}

@@ -24,6 +24,7 @@ struct config {
   output::jsonl_options output;
   std::string upstream;          // as given: "", "stdout", "file:PATH", "http(s)://…", "kafka://…"
   std::string upstream_token;    // never logged
+  std::string upstream_token_file;  // --upstream-token-file, re-read on SIGHUP; empty: none
   upstream::options forward;     // used when upstream is http(s)://
   kafka::options kafka;          // used when upstream is kafka://
   log::level log_level = log::level::info;
@@ -39,5 +40,9 @@ struct config {
 config parse(int argc, const char* const* argv, const std::function<const char*(const char*)>& getenv);
 
 std::string help_text();
+
+// The bearer token in `path` (trailing newline ignored); throws usage_error
+// when unreadable or empty. Used at start and on SIGHUP.
+std::string read_token_file(const std::string& path);
 
 }  // namespace tg::config

@@ -36,6 +36,7 @@ enum class parse_errc : std::uint8_t {
   head_too_large,      // 431: request line + headers over max_head_bytes / max_headers
   body_too_large,      // 413: Content-Length or chunked body over max_body_bytes
   version_unsupported, // 505: HTTP/2+ in an HTTP/1 request line, HTTP/0.9
+  h2_preface,          // the HTTP/2 connection preface ("PRI * HTTP/2.0"): answer with write_h2_goaway()
 };
 
 // A parsed request. Views point into the parser's own buffers and stay valid

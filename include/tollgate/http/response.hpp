@@ -37,4 +37,15 @@ void write_problem(std::string& out, int status, std::string_view detail, connec
 // "HTTP/1.1 100 Continue\r\n\r\n"
 void write_continue(std::string& out);
 
+// Adds `extra` to the response that starts at out[at], right after its status
+// line (for headers a layer around the writer decides, such as CORS).
+void insert_headers(std::string& out, std::size_t at, header_list extra);
+
+// For a client that opened with the HTTP/2 connection preface: an empty
+// SETTINGS frame (the server preface) and a GOAWAY with error code
+// HTTP_1_1_REQUIRED (0xd) and `debug` (truncated to 256 bytes) as its debug
+// data, so the client reports why instead of "empty reply" (RFC 9113
+// sections 3.4, 6.8 and 7).
+void write_h2_goaway(std::string& out, std::string_view debug);
+
 }  // namespace tg::http

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tollgate/cloudevents/validator.hpp"
 #include "tollgate/http/request_parser.hpp"
@@ -80,6 +81,14 @@ struct options {
   unsigned proxy_timeout_ms = 30000;           // connect, answer, and every pause in the body; then 504 (or close)
   std::size_t proxy_max_body_bytes = 1 << 20;  // larger request bodies get 413 (never over limits.max_body_bytes)
   unsigned proxy_connections = 16;             // keep-alive upstream connections per shard; more requests queue
+
+  // A front door on a shared network (issue 10). Files are re-read on SIGHUP.
+  std::string ingest_tokens_file;           // empty: /api/ is open to anyone who can connect
+  std::string tls_cert;                     // PEM chain, leaf first; empty: plaintext listener
+  std::string tls_key;                      // PEM private key
+  std::string tls_client_ca;                // PEM CA(s): a client certificate signed by one is required
+  unsigned tls_handshake_timeout_ms = 10000;  // accept to handshake done; then the connection is closed
+  std::vector<std::string> cors_origins;    // allowed Origin values, or "*"; empty: no CORS headers
 };
 
 }  // namespace tg::server

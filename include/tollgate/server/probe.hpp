@@ -9,6 +9,7 @@
 
 #include "tollgate/metrics/counter.hpp"
 #include "tollgate/metrics/counters.hpp"
+#include "tollgate/server/clients.hpp"
 #include "tollgate/server/refusal.hpp"
 
 namespace tg::server {
@@ -44,6 +45,13 @@ struct probe {
   metrics::counter accept_errors[accept_error_count];
   metrics::counter connections_shed;     // accepted with the reserve descriptor and closed at once
   metrics::gauge connections_open;
+  // TLS on the listener (--tls-cert).
+  metrics::counter tls_handshakes;          // completed
+  metrics::counter tls_resumed;             // of those, resumed sessions (tickets)
+  metrics::counter tls_handshake_failures;  // bad client hello, protocol, certificate
+  metrics::counter tls_handshake_timeouts;  // not done within --tls-handshake-timeout-ms
+  // Per client (token name or certificate CN), by client_registry slot.
+  client_counters clients[max_clients + 1];
 
   void count_request(endpoint e, int status) noexcept {
     requests[static_cast<std::size_t>(e)][metrics::status_index(status)].add();

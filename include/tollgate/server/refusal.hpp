@@ -59,8 +59,15 @@ enum class refusal : std::uint8_t {
   upstream_unavailable,  // 502: connect, TLS, reset, closed before answering
   upstream_bad_response, // 502: the upstream's answer did not parse
   upstream_timeout,      // 504: no answer within --proxy-timeout-ms
+  // The front door on a shared network (issue 10).
+  unauthorized,          // --ingest-tokens-file: no, or no matching, bearer token on an /api/ request
+  unsupported_encoding,  // a Content-Encoding other than gzip, deflate, zstd
+  corrupt_encoding,      // a compressed body that does not inflate
+  inflated_too_large,    // a compressed body that inflates past --max-body-bytes
+  http2_preface,         // an HTTP/2 connection preface: answered with an HTTP/2 GOAWAY, not HTTP/1.1
+  tls_required,          // plaintext HTTP sent to a TLS listener: answered in plaintext, then closed
 };
-inline constexpr std::size_t refusal_count = static_cast<std::size_t>(refusal::upstream_timeout) + 1;
+inline constexpr std::size_t refusal_count = static_cast<std::size_t>(refusal::tls_required) + 1;
 
 // Which metric family counts a refusal (besides tollgate_http_requests_total).
 enum class refusal_family : std::uint8_t {
@@ -78,6 +85,7 @@ struct refusal_info {
   bool retry_after;         // Retry-After: 1
   bool closes;              // the connection is closed after the answer
   std::string_view allow;   // the Allow header of a 405, or empty
+  std::string_view authenticate = {};  // the WWW-Authenticate header of a 401, or empty
 };
 
 // The table. Total: every enumerator has a row.

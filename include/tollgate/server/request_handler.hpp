@@ -92,6 +92,13 @@ struct request_context {
   std::uint64_t ack_ring_end = 0;
   int ack_status = 0;
   ack_wait wait = ack_wait::ring_released;
+  // In: the client slot (client_registry) of the connection's client
+  // certificate, or client_registry::none (0xffff).
+  std::uint16_t peer_client = 0xffff;
+  // Out, with outcome::await_ack: the Access-Control-Allow-Origin value the
+  // awaited answer carries (empty: none). Points into the handler, which
+  // outlives every connection of its shard.
+  std::string_view cors_origin;
 };
 
 class request_handler {

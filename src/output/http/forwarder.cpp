@@ -75,7 +75,7 @@ std::string upstream_detail(std::string_view body) {
 
 }  // namespace
 
-shared::shared(const options& o) : opts(o) {
+shared::shared(const options& o) : opts(o), token(std::make_shared<const std::string>(o.token)) {
   auto u = parse_base_url(o.url);
   if (!u) throw std::runtime_error("--upstream \"" + o.url + "\": " + u.error());
   url = u.value();
@@ -98,14 +98,22 @@ struct forwarder::impl {
       : shard(shard), sh(sh), ring(ring), events(events), m(m),
         bo(sh.opts.retry_initial_ms, sh.opts.retry_max_ms, 0x9e3779b97f4a7c15ull ^ (shard * 0x100000001b3ull) ^ monotonic_ms()),
         queue(events, {sh.opts.batch_max_events, sh.opts.batch_max_bytes, sh.opts.linger_ms, sh.opts.max_in_flight}),
-        addrs(sh.addrs) {
+        addrs(sh.addrs), token(&sh.token) {
     for (unsigned i = 0; i < sh.opts.max_in_flight; ++i) {
       links.push_back(std::make_unique<link>(i, ring, self, sh.tls.get(), sh.url.host));
     }
+    build_head();
+  }
+
+  // The request head up to Content-Length's value, with the token in use.
+  void build_head() {
+    head_token = token.get();
     head_prefix = "POST " + sh.path + " HTTP/1.1\r\nHost: " + sh.url.host_header +
                   "\r\nUser-Agent: tollgate/" TOLLGATE_VERSION
                   "\r\nContent-Type: application/cloudevents-batch+json\r\n";
-    if (!sh.opts.token.empty()) head_prefix += "Authorization: Bearer " + sh.opts.token + "\r\n";
+    if (head_token != nullptr && !head_token->empty()) {
+      head_prefix += "Authorization: Bearer " + *head_token + "\r\n";
+    }
     head_prefix += "Content-Length: ";
   }
 
@@ -121,6 +129,8 @@ struct forwarder::impl {
   std::uint64_t now = 0;
   std::size_t addr_next = 0;
   std::vector<std::pair<sockaddr_storage, socklen_t>> addrs;
+  subscription<std::string> token;  // the upstream token (SIGHUP may replace it)
+  const std::string* head_token = nullptr;  // the token head_prefix was built with
   std::string head_prefix;  // request head up to the Content-Length value
   std::string request;      // request being built (buffers rotate through the links)
   std::string dead;         // dead-letter lines being built
@@ -172,6 +182,7 @@ struct forwarder::impl {
   }
 
   void send(batch& b, link& l) {
+    if (token.get() != head_token) build_head();
     build_batch_request(events, b.begin, b.end, head_prefix, request, b.body_bytes);
     b.st = batch::state::inflight;
     ++b.attempts;
@@ -279,8 +290,8 @@ struct forwarder::impl {
       case verdict::dead_letter: dead_letter(*b, s, upstream_detail(n.body)); break;
       case verdict::auth:
         if (auth_failures++ == 0 || now - last_failure_log > 10000) {
-          log::error("upstream rejected the token; events are kept and retried. Fix OPENMETER_TOKEN / "
-                     "--upstream-token and restart tollgate",
+          log::error("upstream rejected the token; events are kept and retried. Fix --upstream-token-file "
+                     "and send SIGHUP, or fix OPENMETER_TOKEN / --upstream-token and restart tollgate",
                      {{"shard", shard}, {"status", s}, {"detail", upstream_detail(n.body)}});
           last_failure_log = now;
         }
@@ -411,6 +422,8 @@ void forwarder::close() {
 backend::backend(const options& opts) : sh_(opts) {}
 
 backend::~backend() = default;
+
+void backend::set_token(std::string t) { sh_.token.publish(std::make_shared<const std::string>(std::move(t))); }
 
 std::string backend::describe() const { return (sh_.url.tls ? "https://" : "http://") + sh_.url.host_header; }
 

@@ -55,7 +55,7 @@ struct wired {
   BIO* net = nullptr;
 };
 
-result<wired, std::string> wire(tls_context& ctx, std::size_t send_buffer_bytes) {
+result<wired, std::string> wire(const tls_context& ctx, std::size_t send_buffer_bytes) {
   ERR_clear_error();
   SSL* ssl = SSL_new(ctx.native());
   if (ssl == nullptr) return fail("SSL_new");
@@ -74,6 +74,20 @@ result<wired, std::string> wire(tls_context& ctx, std::size_t send_buffer_bytes)
   // retry after want_write may come from a different address with the same bytes.
   SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   return wired{ssl, net};
+}
+
+// ALPN on the listener: HTTP/1.1 is all it speaks. A client that offers only
+// other protocols (h2) goes on without ALPN rather than failing, and an HTTP/2
+// preface then gets a GOAWAY that says HTTP/1.1 is required.
+int select_http11(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+                  void*) {
+  static const unsigned char ours[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  unsigned char* chosen = nullptr;
+  if (SSL_select_next_proto(&chosen, outlen, ours, sizeof ours, in, inlen) != OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+  *out = chosen;
+  return SSL_TLSEXT_ERR_OK;
 }
 
 }  // namespace
@@ -121,6 +135,35 @@ result<std::shared_ptr<tls_context>, std::string> tls_context::create_server(con
   return out;
 }
 
+result<std::shared_ptr<tls_context>, std::string> tls_context::create_listener(const std::string& cert_chain_file,
+                                                                               const std::string& key_file,
+                                                                               const std::string& client_ca_file) {
+  auto made = create_server(cert_chain_file, key_file);
+  if (!made) return made;
+  SSL_CTX* ctx = made.value()->native();
+  SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+  SSL_CTX_set_alpn_select_cb(ctx, select_http11, nullptr);
+  // Resumption by stateless tickets only: a session cache would be state
+  // shared (and locked) between the shards' threads. The id context is what
+  // lets a session resume when client certificates are verified.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_num_tickets(ctx, 1);
+  static const unsigned char id_context[] = "tollgate";
+  SSL_CTX_set_session_id_context(ctx, id_context, sizeof id_context - 1);
+  // OpenSSL's own record buffers go back while a connection idles.
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  if (!client_ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(ctx, client_ca_file.c_str(), nullptr) != 1) {
+      return fail("cannot load client CA file '" + client_ca_file + "'");
+    }
+    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(client_ca_file.c_str());
+    if (names == nullptr) return fail("no CA certificate in '" + client_ca_file + "'");
+    SSL_CTX_set_client_CA_list(ctx, names);  // takes ownership
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  }
+  return made;
+}
+
 tls_context::~tls_context() { SSL_CTX_free(ctx_); }
 
 // ---------------------------------------------------------------- tls_session
@@ -155,7 +198,7 @@ result<std::unique_ptr<tls_session>, std::string> tls_session::create(tls_contex
   return s;
 }
 
-result<std::unique_ptr<tls_session>, std::string> tls_session::create_server(tls_context& ctx,
+result<std::unique_ptr<tls_session>, std::string> tls_session::create_server(const tls_context& ctx,
                                                                              std::size_t send_buffer_bytes) {
   if (!ctx.is_server()) return unexpected{std::string("tls_session::create_server needs a server context")};
   auto w = wire(ctx, send_buffer_bytes);
@@ -231,6 +274,23 @@ tls_status tls_session::handshake() noexcept {
 bool tls_session::handshake_done() const noexcept { return SSL_is_init_finished(ssl_) == 1; }
 
 const char* tls_session::protocol() const noexcept { return SSL_get_version(ssl_); }
+
+bool tls_session::session_reused() const noexcept { return SSL_session_reused(ssl_) == 1; }
+
+std::string tls_session::peer_common_name() const {
+  const X509* cert = SSL_get0_peer_certificate(ssl_);
+  if (cert == nullptr) return {};
+  const X509_NAME* subject = X509_get_subject_name(cert);
+  const int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (i < 0) return {};
+  const ASN1_STRING* v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i));
+  unsigned char* utf8 = nullptr;
+  const int n = ASN1_STRING_to_UTF8(&utf8, v);
+  if (n < 0) return {};
+  std::string cn(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(n));
+  OPENSSL_free(utf8);
+  return cn;
+}
 
 tls_status tls_session::write_one(const char* data, std::size_t n, std::size_t& written) noexcept {
   ERR_clear_error();

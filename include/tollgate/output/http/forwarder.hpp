@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "tollgate/base/published.hpp"
 #include "tollgate/output/http/dead_letter.hpp"
 #include "tollgate/output/http/probe.hpp"
 #include "tollgate/output/http/tls_session.hpp"
@@ -59,6 +60,10 @@ struct shared {
   std::vector<std::pair<sockaddr_storage, socklen_t>> addrs;
   std::unique_ptr<dead_letter_file> dead_letters;
   int dead_letter_fd = -1;
+  // The bearer token in use (opts.token at start): replaced on SIGHUP from
+  // the main thread (backend::set_token), picked up by each forwarder on its
+  // next batch.
+  published<std::string> token;
 };
 
 class forwarder final : public output::shard_output {
@@ -108,6 +113,9 @@ class backend final : public output::backend {
   const shared& settings() const noexcept { return sh_; }
   // Shard `shard`'s probe (after prepare()).
   probe& probe_of(unsigned shard) { return *probes_.at(shard); }
+  // A new upstream token (SIGHUP re-read --upstream-token-file). Any thread;
+  // batches sent from now on carry it, batches in flight keep theirs.
+  void set_token(std::string token);
 
  private:
   shared sh_;

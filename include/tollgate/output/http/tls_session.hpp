@@ -43,6 +43,14 @@ class tls_context {
   // cert_chain_file: PEM, leaf first; key_file: PEM private key.
   static result<std::shared_ptr<tls_context>, std::string> create_server(const std::string& cert_chain_file,
                                                                          const std::string& key_file);
+  // tollgate's own listener (--tls-cert): create_server's context with TLS
+  // 1.2 and 1.3 only, ALPN http/1.1, stateless session tickets (one per
+  // handshake; no cache shared between shards), and with client_ca_file set,
+  // a client certificate signed by one of its CAs required (mutual TLS).
+  // Shared read-only by every shard.
+  static result<std::shared_ptr<tls_context>, std::string> create_listener(const std::string& cert_chain_file,
+                                                                           const std::string& key_file,
+                                                                           const std::string& client_ca_file);
 
   ~tls_context();
   tls_context(const tls_context&) = delete;
@@ -76,9 +84,9 @@ class tls_session {
   // Heap-allocated: a connection drops its session on reconnect and makes a new one.
   static result<std::unique_ptr<tls_session>, std::string> create(
       tls_context& ctx, std::string_view server_name, std::size_t send_buffer_bytes = default_send_buffer_bytes);
-  // Server session (tollgate-sink, tests).
+  // Server session (the listener, tollgate-sink, tests).
   static result<std::unique_ptr<tls_session>, std::string> create_server(
-      tls_context& ctx, std::size_t send_buffer_bytes = default_send_buffer_bytes);
+      const tls_context& ctx, std::size_t send_buffer_bytes = default_send_buffer_bytes);
 
   ~tls_session();
   tls_session(const tls_session&) = delete;
@@ -101,6 +109,11 @@ class tls_session {
   bool handshake_done() const noexcept;
   // Negotiated protocol, e.g. "TLSv1.3", for the connection log line.
   const char* protocol() const noexcept;
+  // After the handshake: whether it resumed a session (a ticket).
+  bool session_reused() const noexcept;
+  // After the handshake: the subject CN of the peer's (verified) certificate,
+  // empty when it sent none or has no CN.
+  std::string peer_common_name() const;
 
   // ---- plaintext ----
   // Encrypts as much of `plain` as the send buffer takes; `written` says how

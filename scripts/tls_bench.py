@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""TLS on the listener: tollgate (--tls-cert, one shard) against nginx with
+`ssl` and `return 204` (one worker) on the same ECDSA P-256 certificate, both
+pinned to the same CPU, loaded by wrk over HTTPS keep-alive (64 connections,
+on the other CPUs): single events and 100-event batches, rounds interleaved.
+Prints a Markdown table of requests/s and requests per server CPU-second
+(utime + stime from /proc, the figure that decides on a shared machine).
+Every request must be answered 2xx, or the script exits 1.
+
+  scripts/tls_bench.py [--duration 8] [--rounds 2] [--server-cpu 1] [--load-cpu 0]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from macro_bench import BODIES, PATH, TOLLGATE, Server, cpu_seconds, free_port, log  # noqa: E402
+
+
+def make_cert(d):
+    def run(*a):
+        subprocess.run(["openssl"] + list(a), cwd=d, check=True, capture_output=True, timeout=60)
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "key.pem",
+        "-out", "cert.pem", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1")
+    return os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+
+
+class NginxTls(Server):
+    name = "nginx ssl"
+
+    def __init__(self, cpu, tmp, cert, key):
+        self.port = free_port()
+        conf = os.path.join(tmp, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/body;
+  client_max_body_size 8m;
+  client_body_buffer_size 1m;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  server {{
+    listen 127.0.0.1:{self.port} ssl reuseport backlog=4096;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / {{ return 204; }}
+  }}
+}}
+""")
+        self.start(["taskset", "-c", cpu, "nginx", "-c", conf])
+
+
+class TollgateTls(Server):
+    name = "tollgate"
+
+    def __init__(self, cpu, cert, key):
+        self.port = free_port()
+        self.start(["taskset", "-c", cpu, TOLLGATE, "--listen", f"127.0.0.1:{self.port}", "--shards", "1",
+                    "--upstream", "file:/dev/null", "--log-level", "error", "--tls-cert", cert, "--tls-key", key])
+
+
+def wrk_https(port, body_file, ctype, connections, duration, cpu):
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(f"""
+local f = io.open("{body_file}", "rb")
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "{ctype}"
+done = function(summary, latency, requests)
+  io.write(string.format("JSON {{\\"requests\\":%d,\\"errors\\":%d,\\"non2xx\\":%d,\\"p50_us\\":%d,\\"p99_us\\":%d}}\\n",
+    summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status, latency:percentile(50), latency:percentile(99)))
+end
+""")
+    cmd = ["taskset", "-c", cpu, "wrk", "-t", "1", "-c", str(connections), "-d", f"{duration}s", "-s", lua.name,
+           f"https://127.0.0.1:{port}{PATH}"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=duration + 60).stdout
+    finally:
+        os.unlink(lua.name)
+    return json.loads([l for l in out.splitlines() if l.startswith("JSON ")][-1][5:])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--server-cpu", default="1")
+    ap.add_argument("--load-cpu", default="0")
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="tollgate-tls-bench-")
+    cert, key = make_cert(tmp)
+    res = {}
+    failed = False
+    for rnd in range(args.rounds):
+        for label, k, body, ctype in BODIES:
+            for make in (lambda: NginxTls(args.server_cpu, tmp, cert, key), lambda: TollgateTls(args.server_cpu, cert, key)):
+                s = make()
+                try:
+                    c0 = cpu_seconds(s.pids)
+                    r = wrk_https(s.port, body, ctype, args.connections, args.duration, args.load_cpu)
+                    r["cpu_s"] = cpu_seconds(s.pids) - c0
+                finally:
+                    s.stop()
+                if r["non2xx"] or r["errors"] or r["requests"] == 0:
+                    log(f"{s.name} {label}: {r}")
+                    failed = True
+                log(f"round {rnd + 1} {label} {s.name}: {r['requests'] / args.duration:.0f} req/s, "
+                    f"{r['requests'] / r['cpu_s']:.0f} req/CPU-s")
+                res.setdefault((label, s.name), []).append(r)
+    print("| body | server | req/s | server CPU-s | req per CPU-second | p50 / p99 (ms) |")
+    print("|---|---|---:|---:|---:|---:|")
+    for label, k, _, _ in BODIES:
+        per = {}
+        for name in ("nginx ssl", "tollgate"):
+            rs = res[(label, name)]
+            req = sum(r["requests"] for r in rs)
+            cpu = sum(r["cpu_s"] for r in rs)
+            per[name] = req / cpu
+            p50 = sorted(r["p50_us"] for r in rs)[len(rs) // 2] / 1000
+            p99 = sorted(r["p99_us"] for r in rs)[len(rs) // 2] / 1000
+            print(f"| {label} | {name} | {req / (args.duration * len(rs)):,.0f} | {cpu:.1f} | {req / cpu:,.0f} | "
+                  f"{p50:.2f} / {p99:.2f} |")
+        print(f"| {label} | **tollgate / nginx per CPU-second** | | | **{per['tollgate'] / per['nginx ssl']:.2f}×** | |")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
