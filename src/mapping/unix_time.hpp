@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: Apache-2.0
+// Unix timestamps (time_format unix_s / unix_ms) to the RFC 3339 text a
+// CloudEvent's `time` holds. Decimal text only, read exactly (no double:
+// 1712345678.123 as a double is ...122.99990, a millisecond early).
+#pragma once
+
+#include <string_view>
+
+#include "tollgate/base/clock.hpp"
+#include "tollgate/mapping/routes.hpp"
+
+namespace tg::mapping::detail {
+
+// Reads `text` (-?digits[.digits], seconds or milliseconds per `f`; digits past
+// the millisecond are dropped) and writes "YYYY-MM-DDTHH:MM:SS.mmmZ" into out.
+// False when the text is not such a number or the time is outside the years
+// 0000-9999 that RFC 3339 can write.
+bool unix_to_rfc3339(std::string_view text, time_format f, char (&out)[rfc3339_millis_len]) noexcept;
+
+}  // namespace tg::mapping::detail
