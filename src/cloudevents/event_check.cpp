@@ -89,7 +89,10 @@ namespace {
 // A scalar's raw token: a string needs no trimming (stage 1 ends the token at
 // its closing quote, white space aside, and only escapes are left to check).
 inline error_code scalar_token(std::string_view tok, bool escapes) noexcept {
-  if (tok[0] == '"') return !escapes || valid_escapes(string_body(tok)) ? SUCCESS : simdjson::STRING_ERROR;
+  if (tok[0] == '"') {
+    if (followed_by_colon(tok)) return simdjson::TAPE_ERROR;
+    return !escapes || valid_escapes(string_body(tok)) ? SUCCESS : simdjson::STRING_ERROR;
+  }
   return check_scalar(trim_token(tok), escapes);
 }
 
@@ -185,6 +188,7 @@ error_code event_check::scan(sj::object& obj, event_ref& ev) {
     sj::field& field = item.value_unsafe();
     sj::value& v = field.value();
     std::string_view tok = v.raw_json_token();
+    if (tok[0] == '"' && followed_by_colon(tok)) return simdjson::TAPE_ERROR;  // "id":"a":"b"
     std::string_view key = raw_key(field.key().raw(), tok.data());
     attr a = lookup(key);
     if (a == a_extension && escapes && has_backslash(key)) {  // rare: "\u0069d" is "id"

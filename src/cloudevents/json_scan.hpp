@@ -106,6 +106,13 @@ inline std::string_view string_body(std::string_view tok) noexcept {
   return t.size() >= 2 ? t.substr(1, t.size() - 2) : std::string_view{};
 }
 
+// Whether a string token (inside an object or array) is followed by ':', i.e.
+// stands where a value belongs but reads as a key. simdjson skips an unread
+// string that way, so without this check `{"a":["k":"v"}]}` would pass as JSON
+// (the bracket mismatch goes unseen too). A token runs to the start of the next
+// one, so that byte is the next token's first.
+inline bool followed_by_colon(std::string_view tok) noexcept { return tok.data()[tok.size()] == ':'; }
+
 // The raw key of an object field: it starts at `key` (just past its opening
 // quote) and ends at the last quote before the ':' that precedes `value`.
 inline std::string_view raw_key(const char* key, const char* value) noexcept {
