@@ -7,16 +7,12 @@
 // strings their escapes), never re-encoded.
 #include "tollgate/mapping/mapper.hpp"
 
-#include <openssl/evp.h>
-#include <simdjson.h>
-
+#include <algorithm>
 #include <cstring>
 
 #include "../cloudevents/event_check.hpp"  // walk(), check_scalar(): the validator's own JSON checks
 #include "../cloudevents/json_scan.hpp"
-#include "json_out.hpp"
-#include "route.hpp"
-#include "unix_time.hpp"
+#include "engine.hpp"
 
 namespace tg::mapping {
 
@@ -25,21 +21,14 @@ namespace cj = cloudevents::detail;
 using simdjson::error_code;
 using simdjson::SUCCESS;
 
+
 namespace {
 
-enum class kind : std::uint8_t { string, number, boolean, null, object, array };
-
-// Where a pointer's value lies in the body: p == nullptr when it points at nothing.
-struct value_ref {
-  const char* p = nullptr;
-  std::uint32_t n = 0;
-  kind k = kind::null;
-};
+using detail::kind;
+using detail::value_ref;
 
 // Returned up the walk once `err` holds a mapping error (not a JSON one).
 constexpr error_code stop = simdjson::UNEXPECTED_ERROR;
-
-constexpr std::size_t hash_hex_len = 32;  // 128 bits of SHA-256
 
 kind kind_of(char c) noexcept {
   switch (c) {
@@ -66,46 +55,6 @@ const char* kind_name(kind k) noexcept {
 
 }  // namespace
 
-struct mapper::impl {
-  options opts;
-  sj::parser parser;
-  sj::document doc;
-  EVP_MD* sha256 = nullptr;
-  EVP_MD_CTX* md = nullptr;
-
-  // Per request.
-  const route* r = nullptr;
-  std::string_view body;
-  bool escapes = false;
-  output* out = nullptr;
-  error* err = nullptr;
-  enum class each_state : std::uint8_t { not_found, not_array, found } each = each_state::not_found;
-  kind each_kind = kind::null;
-
-  // Per element.
-  std::vector<value_ref> slots;
-  std::vector<std::uint8_t> seen;  // per trie node: the first member with a name wins
-  std::int32_t index = 0;
-  bool hashed = false;
-  char hash_hex[hash_hex_len];
-  std::string scratch;
-
-  bool run();
-  error_code descend(sj::value& v, std::size_t level, unsigned depth);
-  error_code element(sj::value& v, std::int32_t idx, unsigned depth);
-  error_code visit(sj::value& v, std::uint32_t node, unsigned depth);
-  const char* container_end() noexcept;
-  void begin_element(std::int32_t idx);
-  bool emit();
-  bool attribute(const detail::text_template& t, std::string_view name);
-  bool time();
-  int render_text(const detail::text_template& t, std::string& o);
-  int render_data(std::uint32_t node, std::string& o);
-  void append_hash(std::string& o);
-  bool fail(errc code, std::int32_t idx, std::string detail);
-  bool fail_json(error_code code);
-};
-
 mapper::mapper(const options& opts) : impl_(std::make_unique<impl>()) {
   impl_->opts = opts;
   impl_->sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
@@ -130,20 +79,19 @@ bool mapper::map(const route& r, std::string_view body, output& out, error& err)
   m.each = impl::each_state::not_found;
   m.slots.resize(r.slot_pointer.size());
   m.seen.resize(r.nodes.size());
-  out.buf.clear();
-  out.buf += '[';
   out.events = 0;
   out.json_size = 0;
-  if (!m.run()) {
-    out.buf.clear();
-    out.buf.append(output_padding, ' ');
-    out.events = 0;
-    return false;
-  }
-  out.buf += ']';
-  out.json_size = out.buf.size();
-  out.buf.append(output_padding, ' ');
-  return true;
+  m.w.start(out.buf);
+  m.w.reserve(1 + output_padding);
+  m.w.put('[');
+  const bool ok = m.run();
+  if (!ok) m.w.rewind(0);
+  m.w.reserve(1 + output_padding);
+  if (ok) m.w.put(']');
+  out.json_size = m.w.pos();
+  std::memset(out.buf.data() + out.json_size, ' ', output_padding);
+  if (!ok) out.events = 0;
+  return ok;
 }
 
 bool mapper::impl::fail(errc code, std::int32_t idx, std::string detail) {
@@ -153,13 +101,13 @@ bool mapper::impl::fail(errc code, std::int32_t idx, std::string detail) {
   return false;
 }
 
-bool mapper::impl::fail_json(error_code code) {
+bool mapper::impl::fail_json(error_code code, bool located) {
   if (err->code != errc::none) return false;  // a mapping error stopped the walk
   if (code == simdjson::DEPTH_ERROR) return fail(errc::malformed_json, -1, "malformed JSON: nested too deeply");
   std::string d = "malformed JSON: ";
   d += simdjson::error_message(code);
   const char* loc = nullptr;
-  if (doc.current_location().get(loc) == SUCCESS && loc >= body.data() && loc <= body.data() + body.size()) {
+  if (located && doc.current_location().get(loc) == SUCCESS && loc >= body.data() && loc <= body.data() + body.size()) {
     d += " (near byte " + std::to_string(loc - body.data()) + ")";
   }
   return fail(errc::malformed_json, -1, std::move(d));
@@ -170,7 +118,7 @@ bool mapper::impl::run() {
   while (first < body.size() && cj::is_ws(body[first])) ++first;
   if (first == body.size()) return fail(errc::empty_body, -1, "request body is empty");
   if (auto e = parser.iterate(body.data(), body.size(), body.size() + simdjson::SIMDJSON_PADDING).get(doc)) {
-    return fail_json(e);
+    return fail_json(e, false);  // no document to ask for a location
   }
   std::string_view tok;
   if (auto e = doc.raw_json_token().get(tok)) return fail_json(e);
@@ -307,13 +255,57 @@ error_code mapper::impl::element(sj::value& v, std::int32_t idx, unsigned depth)
   return emit() ? SUCCESS : stop;
 }
 
+// One member or item: trie node `child` (-1: none) matched it. Scalars, most
+// of what an element holds, are checked and recorded here, inlined into the
+// loops, rather than in a call per member.
+[[gnu::always_inline]] inline error_code mapper::impl::member(sj::value& v, std::int64_t child, unsigned depth) {
+  const std::string_view tok = v.raw_json_token();
+  const char c = tok[0];
+  if (c == '{' || c == '[') {
+    return child >= 0 ? visit(v, static_cast<std::uint32_t>(child), depth) : cj::walk(v, depth, escapes);
+  }
+  std::string_view t;
+  if (c == '"') {
+    t = cj::trim_token(tok);
+    if (escapes && !cj::valid_escapes(cj::string_body(t))) return simdjson::STRING_ERROR;
+    // Consumed here: left to the enclosing loop, a string costs an extra look
+    // at the token after it (see cloudevents/event_check.cpp).
+    sj::raw_json_string unused;
+    SIMDJSON_TRY(v.get_raw_json_string().get(unused));
+  } else {
+    t = cj::trim_token(tok);
+    SIMDJSON_TRY(cj::check_scalar(t, escapes));
+  }
+  if (child >= 0) {
+    const std::int32_t slot = r->nodes[static_cast<std::size_t>(child)].slot;
+    if (slot >= 0) slots[static_cast<std::size_t>(slot)] = {t.data(), static_cast<std::uint32_t>(t.size()), kind_of(c)};
+  }
+  return SUCCESS;
+}
+
+// The child of `n` named `key`, or -1: one probe of its key table, rarely two.
+[[gnu::always_inline]] inline std::int64_t match(const route& r, const detail::trie_node& n, std::uint64_t prefix,
+                                                 std::string_view key) noexcept {
+  const std::size_t mask = n.table.size() - 1;
+  for (std::size_t i = detail::key_hash(prefix, key.size(), n.shift);; i = (i + 1) & mask) {
+    const detail::trie_node::child_key& c = n.table[i];
+    if (c.node < 0) return -1;
+    if (c.prefix == prefix && c.size == key.size() &&
+        (key.size() <= 8 ||
+         std::memcmp(r.nodes[static_cast<std::size_t>(c.node)].key.data() + 8, key.data() + 8, key.size() - 8) == 0)) {
+      return c.node;
+    }
+  }
+}
+
 // Walks `v`, which trie node `node` matched, recording the values placeholders
 // point at and checking the rest.
 error_code mapper::impl::visit(sj::value& v, std::uint32_t node, unsigned depth) {
   const detail::trie_node& n = r->nodes[node];
   const std::string_view tok = v.raw_json_token();
   const char c = tok[0];
-  if (c != '{' && c != '[') {
+  if (c != '{' && c != '[') {  // an element of `each` that is no object: inside the array
+    if (c == '"' && cj::followed_by_colon(tok)) return simdjson::TAPE_ERROR;
     const std::string_view t = cj::trim_token(tok);
     SIMDJSON_TRY(cj::check_scalar(t, escapes));
     if (n.slot >= 0) slots[static_cast<std::size_t>(n.slot)] = {t.data(), static_cast<std::uint32_t>(t.size()), kind_of(c)};
@@ -330,22 +322,22 @@ error_code mapper::impl::visit(sj::value& v, std::uint32_t node, unsigned depth)
       sj::field& f = item.value_unsafe();  // in place: see cloudevents/event_check.cpp
       sj::value& fv = f.value();
       std::string_view key = cj::raw_key(f.key().raw(), fv.raw_json_token().data());
-      if (escapes && cj::has_backslash(key)) {
+      std::uint64_t prefix;
+      if (escapes && cj::has_backslash(key)) {  // rare: compared unescaped, from a copy
         if (!cj::valid_escapes(key)) return simdjson::STRING_ERROR;
         SIMDJSON_TRY(f.unescaped_key().get(key));
-      }
-      std::int64_t child = -1;
-      for (std::uint32_t ch : n.children) {
-        if (r->nodes[ch].key == key) {
-          child = ch;
-          break;
-        }
-      }
-      if (child >= 0 && !seen[static_cast<std::size_t>(child)]) {
-        seen[static_cast<std::size_t>(child)] = 1;
-        SIMDJSON_TRY(visit(fv, static_cast<std::uint32_t>(child), depth + 1));
+        char head[8] = {};
+        std::memcpy(head, key.data(), std::min<std::size_t>(key.size(), 8));
+        prefix = detail::key_prefix(head, key.size());
       } else {
-        SIMDJSON_TRY(cj::walk(fv, depth + 1, escapes));
+        prefix = detail::key_prefix(key.data(), key.size());  // inside the padded body
+      }
+      const std::int64_t child = match(*r, n, prefix, key);
+      if (child >= 0 && seen[static_cast<std::size_t>(child)]) {
+        SIMDJSON_TRY(member(fv, -1, depth + 1));  // a repeated name: the first one counts
+      } else {
+        if (child >= 0) seen[static_cast<std::size_t>(child)] = 1;
+        SIMDJSON_TRY(member(fv, child, depth + 1));
       }
     }
   } else {
@@ -362,11 +354,7 @@ error_code mapper::impl::visit(sj::value& v, std::uint32_t node, unsigned depth)
           break;
         }
       }
-      if (child >= 0) {
-        SIMDJSON_TRY(visit(iv, static_cast<std::uint32_t>(child), depth + 1));
-      } else {
-        SIMDJSON_TRY(cj::walk(iv, depth + 1, escapes));
-      }
+      SIMDJSON_TRY(member(iv, child, depth + 1));
       ++i;
     }
   }
@@ -377,178 +365,5 @@ error_code mapper::impl::visit(sj::value& v, std::uint32_t node, unsigned depth)
   return SUCCESS;
 }
 
-// SHA-256 over the route path, a 0 byte and the element's bytes, cut to 128
-// bits: equal for a retried payload, on any machine.
-void mapper::impl::append_hash(std::string& o) {
-  if (!hashed) {
-    const value_ref& el = slots[r->element_slot];
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    static constexpr char zero = '\0';
-    EVP_DigestInit_ex2(md, sha256, nullptr);
-    EVP_DigestUpdate(md, r->path.data(), r->path.size());
-    EVP_DigestUpdate(md, &zero, 1);
-    EVP_DigestUpdate(md, el.p, el.n);
-    EVP_DigestFinal_ex(md, digest, &len);
-    static constexpr char hex[] = "0123456789abcdef";
-    for (std::size_t i = 0; i < hash_hex_len / 2; ++i) {
-      hash_hex[2 * i] = hex[digest[i] >> 4];
-      hash_hex[2 * i + 1] = hex[digest[i] & 0xf];
-    }
-    hashed = true;
-  }
-  o.append(hash_hex, hash_hex_len);
-}
-
-// Writes a template as JSON string content. Returns -1, or the slot of the
-// first placeholder that points at nothing (or at null).
-int mapper::impl::render_text(const detail::text_template& t, std::string& o) {
-  for (const detail::piece& p : t.pieces) {
-    switch (p.k) {
-      case detail::piece::kind::text: o += p.text; break;
-      case detail::piece::kind::hash: append_hash(o); break;
-      case detail::piece::kind::slot: {
-        const value_ref& v = slots[p.slot];
-        if (v.p == nullptr || v.k == kind::null) return static_cast<int>(p.slot);
-        if (v.k == kind::string) {
-          o.append(v.p + 1, v.n - 2);  // still escaped as in the body: valid string content as it is
-        } else if (v.k == kind::object || v.k == kind::array) {
-          detail::append_escaped(o, {v.p, v.n});  // its JSON text, as a string
-        } else {
-          o.append(v.p, v.n);  // a number or boolean: its JSON text
-        }
-        break;
-      }
-    }
-  }
-  return -1;
-}
-
-// Writes a data template node as a JSON value. Returns -1, or the slot that
-// points at nothing (the caller leaves the member out).
-int mapper::impl::render_data(std::uint32_t node, std::string& o) {
-  const detail::data_node& d = r->data[node];
-  switch (d.k) {
-    case detail::data_node::kind::literal: o += d.literal; return -1;
-    case detail::data_node::kind::text: {
-      if (d.text.single) {  // keeps the JSON type, null included
-        const value_ref& v = slots[d.text.pieces[0].slot];
-        if (v.p == nullptr) return static_cast<int>(d.text.pieces[0].slot);
-        o.append(v.p, v.n);
-        return -1;
-      }
-      o += '"';
-      if (int miss = render_text(d.text, o); miss >= 0) return miss;
-      o += '"';
-      return -1;
-    }
-    case detail::data_node::kind::object: {
-      o += '{';
-      bool first = true;
-      for (std::uint32_t ch : d.children) {
-        const std::size_t mark = o.size();
-        if (!first) o += ',';
-        o += r->data[ch].key;
-        if (render_data(ch, o) >= 0) {
-          o.resize(mark);  // points at nothing: the member is left out
-        } else {
-          first = false;
-        }
-      }
-      o += '}';
-      return -1;
-    }
-    case detail::data_node::kind::array: {
-      o += '[';
-      bool first = true;
-      for (std::uint32_t ch : d.children) {
-        if (!first) o += ',';
-        first = false;
-        const std::size_t mark = o.size();
-        if (render_data(ch, o) >= 0) {
-          o.resize(mark);
-          o += "null";  // an item keeps its place
-        }
-      }
-      o += ']';
-      return -1;
-    }
-  }
-  return -1;
-}
-
-bool mapper::impl::attribute(const detail::text_template& t, std::string_view name) {
-  std::string& o = out->buf;
-  o += ",\"";
-  o += name;
-  o += "\":\"";
-  const std::size_t start = o.size();
-  if (const int miss = render_text(t, o); miss >= 0) {
-    const value_ref& v = slots[static_cast<std::size_t>(miss)];
-    const std::string& ptr = r->slot_pointer[static_cast<std::size_t>(miss)];
-    return fail(errc::unmapped, index,
-                "route " + r->path + ": element " + std::to_string(index) + ": " + std::string(name) + ": " +
-                    (ptr.empty() ? std::string("{}") : ptr) + (v.p == nullptr ? " points at nothing" : " is null"));
-  }
-  if (o.size() == start) {
-    return fail(errc::unmapped, index,
-                "route " + r->path + ": element " + std::to_string(index) + ": " + std::string(name) + " is empty");
-  }
-  o += '"';
-  return true;
-}
-
-// `time`, or nothing when its placeholder points at nothing (receipt time).
-bool mapper::impl::time() {
-  if (!r->has_time) return true;
-  std::string& o = out->buf;
-  const std::size_t mark = o.size();
-  if (r->format == time_format::rfc3339) {
-    o += ",\"time\":\"";
-    if (render_text(r->time, o) >= 0) {
-      o.resize(mark);
-    } else {
-      o += '"';
-    }
-    return true;
-  }
-  scratch.clear();
-  if (render_text(r->time, scratch) >= 0) return true;
-  char text[rfc3339_millis_len];
-  if (!detail::unix_to_rfc3339(scratch, r->format, text)) {
-    std::string shown;
-    detail::append_escaped(shown, std::string_view(scratch).substr(0, 64));
-    return fail(errc::unmapped, index,
-                "route " + r->path + ": element " + std::to_string(index) + ": time: \"" + shown + "\" is not a " +
-                    (r->format == time_format::unix_s ? "unix_s time (seconds" : "unix_ms time (milliseconds") +
-                    " since 1970-01-01 as a decimal number, years 0000-9999)");
-  }
-  o += ",\"time\":\"";
-  o.append(text, sizeof text);
-  o += '"';
-  return true;
-}
-
-bool mapper::impl::emit() {
-  std::string& o = out->buf;
-  if (out->events != 0) o += ',';
-  o += "{\"specversion\":\"1.0\"";
-  if (!attribute(r->id, "id") || !attribute(r->source, "source") || !attribute(r->type, "type") ||
-      !attribute(r->subject, "subject") || !time()) {
-    return false;
-  }
-  if (!r->data.empty()) {
-    const std::size_t mark = o.size();
-    o += ",\"data\":";
-    if (render_data(0, o) >= 0) o.resize(mark);
-  }
-  o += '}';
-  ++out->events;
-  if (o.size() > opts.max_output_bytes) {
-    return fail(errc::output_too_large, -1,
-                "mapped events too large: more than " + std::to_string(opts.max_output_bytes) + " bytes per request");
-  }
-  return true;
-}
 
 }  // namespace tg::mapping

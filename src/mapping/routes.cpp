@@ -5,6 +5,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "json_out.hpp"
@@ -153,7 +154,7 @@ class compiler {
           keys.push_back(key);
           const std::int64_t child = data_value(member, sub, depth + 1);
           if (child < 0) return -1;
-          r_.data[static_cast<std::size_t>(child)].key = "\"" + detail::escaped(key) + "\":";
+          r_.data[static_cast<std::size_t>(child)].key.assign("\"" + detail::escaped(key) + "\":");
           r_.data[self].children.push_back(static_cast<std::uint32_t>(child));
         }
         return self;
@@ -185,7 +186,7 @@ class compiler {
       }
       default:  // a number, a boolean or null: written as it is
         r_.data[self].k = data_node::kind::literal;
-        r_.data[self].literal = simdjson::minify(v);
+        r_.data[self].literal.assign(simdjson::minify(v));
         return self;
     }
   }
@@ -197,7 +198,7 @@ class compiler {
     auto flush = [&] {
       if (literal.empty()) return;
       piece p;
-      p.text = detail::escaped(literal);
+      p.text.assign(detail::escaped(literal));
       out.pieces.push_back(std::move(p));
       literal.clear();
     };
@@ -333,6 +334,48 @@ class compiler {
   std::string err_;
 };
 
+// The key tables of the trie, and the figures behind the engine's output bound.
+void finish(route& r) {
+  for (detail::trie_node& n : r.nodes) {
+    if (n.children.empty()) continue;
+    std::size_t size = 2;
+    unsigned bits = 1;
+    while (size < 2 * n.children.size()) size *= 2, ++bits;
+    n.table.assign(size, {});
+    n.shift = 64 - bits;
+    for (std::uint32_t c : n.children) {
+      const std::string& key = r.nodes[c].key;
+      char head[8] = {};
+      std::memcpy(head, key.data(), std::min<std::size_t>(key.size(), 8));
+      const std::uint64_t prefix = detail::key_prefix(head, key.size());
+      std::size_t i = detail::key_hash(prefix, key.size(), n.shift);
+      while (n.table[i].node >= 0) i = (i + 1) & (size - 1);
+      n.table[i] = {prefix, static_cast<std::uint32_t>(key.size()), static_cast<std::int32_t>(c)};
+    }
+  }
+  const std::size_t slots = r.slot_pointer.size() + 1;  // + the element's, should it be added
+  r.uses_in_text.assign(slots, 0);
+  r.uses_raw.assign(slots, 0);
+  constexpr std::size_t hash_len = 32, per_node = 8;  // quotes, colon, comma, brackets: at most this many
+  std::size_t fixed = 128;  // {"specversion":"1.0","id":"… the attribute names and a time
+  auto text = [&](const detail::text_template& t) {
+    fixed += per_node;
+    for (const detail::piece& p : t.pieces) {
+      if (p.k == detail::piece::kind::text) fixed += p.text.n;
+      else if (p.k == detail::piece::kind::hash) fixed += hash_len;
+      else ++r.uses_in_text[p.slot];
+    }
+  };
+  text(r.id), text(r.source), text(r.type), text(r.subject), text(r.time);
+  for (const detail::data_node& d : r.data) {
+    fixed += per_node + d.key.n + d.literal.n;
+    if (d.k != detail::data_node::kind::text) continue;
+    if (d.text.single) ++r.uses_raw[d.text.pieces[0].slot];
+    else text(d.text);
+  }
+  r.fixed_bytes = fixed;
+}
+
 bool valid_path(std::string_view p) {
   if (p.empty() || p[0] != '/') return false;
   for (char c : p) {
@@ -418,6 +461,7 @@ bool compile_route(dom::element v, std::size_t index, const route_limits& lim, r
   }
   dom::element d;
   if (event["data"].get(d) == simdjson::SUCCESS && !c.data(d)) return err = c.error(), false;
+  finish(r);
   if (r.needs_element) {
     // {} and {#hash} both need the element's bytes: give the root a slot.
     if (r.nodes[0].slot < 0) {

@@ -14,7 +14,7 @@ constexpr std::int64_t max_ms = 253402300799999;
 
 }  // namespace
 
-bool unix_to_rfc3339(std::string_view text, time_format f, char (&out)[rfc3339_millis_len]) noexcept {
+bool parse_unix_ms(std::string_view text, time_format f, std::int64_t& out_ms) noexcept {
   const char* p = text.data();
   const char* end = p + text.size();
   const bool negative = p < end && *p == '-';
@@ -48,6 +48,11 @@ bool unix_to_rfc3339(std::string_view text, time_format f, char (&out)[rfc3339_m
   }
   if (negative) ms = -ms;
   if (ms < min_ms || ms > max_ms) return false;
+  out_ms = ms;
+  return true;
+}
+
+void format_unix_ms(std::int64_t ms, char (&out)[rfc3339_millis_len]) noexcept {
   // Floor division, so -1 ms is 1969-12-31T23:59:59.999Z.
   std::int64_t secs = ms / 1000;
   std::int64_t rem = ms % 1000;
@@ -59,7 +64,6 @@ bool unix_to_rfc3339(std::string_view text, time_format f, char (&out)[rfc3339_m
   t.tv_sec = static_cast<time_t>(secs);
   t.tv_nsec = static_cast<long>(rem * 1000000);
   format_rfc3339_millis(t, out);
-  return true;
 }
 
 }  // namespace tg::mapping::detail

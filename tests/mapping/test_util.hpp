@@ -63,7 +63,8 @@ inline outcome map_body(const route_table& table, const std::string& body, const
   o.ok = m.map(*r, std::string_view(buf.data(), body.size()), o.out, o.err);
   if (!o.ok) return o;
   // The output must be padded for simdjson, and pass the validator unchanged.
-  REQUIRE(o.out.buf.size() == o.out.json_size + output_padding);
+  REQUIRE(o.out.buf.size() >= o.out.json_size + output_padding);
+  CHECK(o.out.buf.compare(o.out.json_size, output_padding, std::string(output_padding, ' ')) == 0);
   cloudevents::validator v;
   std::vector<cloudevents::event_ref> refs;
   cloudevents::error verr;

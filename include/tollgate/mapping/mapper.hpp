@@ -47,8 +47,10 @@ struct error {
   std::string detail;       // e.g. "route /ingest/llm-usage: element 3: id: /request_id points at nothing"
 };
 
-// Where mapped events are written. buf holds size() bytes of JSON, then
-// output_padding bytes (spaces), so json() can be parsed in place.
+// Where mapped events are written: json_size bytes of JSON, then at least
+// output_padding spaces, so json() can be parsed in place. buf is storage: its
+// size is kept between requests (it only grows), so mapping does not allocate
+// once it has seen the largest request.
 struct output {
   std::string buf;
   std::size_t json_size = 0;
