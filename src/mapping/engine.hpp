@@ -4,7 +4,6 @@
 // events from those records. Lives in one mapper, on its shard's thread.
 #pragma once
 
-#include <openssl/evp.h>
 #include <simdjson.h>
 
 #include <climits>
@@ -91,8 +90,6 @@ struct mapper::impl {
   options opts;
   simdjson::ondemand::parser parser;
   simdjson::ondemand::document doc;
-  EVP_MD* sha256 = nullptr;
-  EVP_MD_CTX* md = nullptr;
 
   // Per request.
   const route* r = nullptr;

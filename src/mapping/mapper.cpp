@@ -57,14 +57,9 @@ const char* kind_name(kind k) noexcept {
 
 mapper::mapper(const options& opts) : impl_(std::make_unique<impl>()) {
   impl_->opts = opts;
-  impl_->sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  impl_->md = EVP_MD_CTX_new();
 }
 
-mapper::~mapper() {
-  EVP_MD_CTX_free(impl_->md);
-  EVP_MD_free(impl_->sha256);
-}
+mapper::~mapper() = default;
 
 bool mapper::map(const route& r, std::string_view body, output& out, error& err) {
   impl& m = *impl_;

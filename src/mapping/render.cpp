@@ -6,6 +6,10 @@
 #include <algorithm>
 #include <cstring>
 
+// The one-call SHA-256 interface is deprecated in OpenSSL 3.0, not removed.
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
+
 #include "engine.hpp"
 #include "json_out.hpp"
 #include "unix_time.hpp"
@@ -44,17 +48,20 @@ void writer::escaped(std::string_view v) noexcept {
 
 // SHA-256 over the route path, a 0 byte and the element's bytes, cut to 128
 // bits: equal for a retried payload, on any machine. Once per element.
+// OpenSSL's SHA256_* calls, deprecated in 3.0 but kept, rather than EVP: in
+// OpenSSL 3.0 every EVP_DigestInit allocates a fresh context, and the request
+// path allocates nothing in the steady state (tests/mapping/alloc_test.cpp).
 std::string_view mapper::impl::hash() {
   if (!hashed) {
     const value_ref& el = slots[r->element_slot];
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    static constexpr char zero = '\0';
-    EVP_DigestInit_ex2(md, sha256, nullptr);
-    EVP_DigestUpdate(md, r->path.data(), r->path.size());
-    EVP_DigestUpdate(md, &zero, 1);
-    EVP_DigestUpdate(md, el.p, el.n);
-    EVP_DigestFinal_ex(md, digest, &len);
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    static constexpr unsigned char zero = 0;
+    SHA256_CTX ctx;
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, r->path.data(), r->path.size());
+    SHA256_Update(&ctx, &zero, 1);
+    SHA256_Update(&ctx, el.p, el.n);
+    SHA256_Final(digest, &ctx);
     static constexpr char hex[] = "0123456789abcdef";
     for (std::size_t i = 0; i < detail::hash_hex_len / 2; ++i) {
       hash_hex[2 * i] = hex[digest[i] >> 4];

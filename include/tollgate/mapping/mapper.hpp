@@ -10,7 +10,7 @@
 // stamps from it like any request body.
 //
 // One mapper per shard, used on that shard's thread: it owns a simdjson parser
-// and a hash context and reuses them, and the output buffer keeps its capacity.
+// and reuses it, and the output buffer keeps its capacity.
 #pragma once
 
 #include <cstddef>
