@@ -105,8 +105,9 @@ const char* decode(std::string_view v, std::string& out) {
   return nullptr;
 }
 
-// application/json or any type with a +json suffix, parameters ignored.
-bool json_media_type(std::string_view ct) noexcept {
+}  // namespace
+
+bool is_json_media_type(std::string_view ct) noexcept {
   std::string_view t = ct.substr(0, ct.find(';'));
   while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
   while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
@@ -115,6 +116,8 @@ bool json_media_type(std::string_view ct) noexcept {
   return slash != std::string_view::npos && slash > 0 && t.size() > slash + 6 &&
          iequals(t.substr(t.size() - 5), "+json");
 }
+
+namespace {
 
 bool is_ws(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -236,7 +239,7 @@ bool from_binary(std::span<const header> headers, std::string_view content_type,
       return fail(err, out, "Content-Type is missing: in binary mode the body is the event's data, "
                             "so send application/json (or a +json type)");
     }
-    if (!json_media_type(content_type)) {
+    if (!is_json_media_type(content_type)) {
       return fail(err, out, "unsupported Content-Type \"" + std::string(content_type.substr(0, 128)) +
                                 "\" in binary mode: the body becomes the event's data, which must be JSON "
                                 "(application/json or a +json type)");

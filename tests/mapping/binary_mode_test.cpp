@@ -79,6 +79,19 @@ TEST_CASE("binary mode is a ce-specversion header with a Content-Type that is no
   CHECK_FALSE(is_binary_mode(without(sdk_headers(), "ce-specversion"), "application/json"));
 }
 
+TEST_CASE("JSON bodies are application/json or a +json type, in any case, parameters ignored") {
+  for (std::string ct : {"application/json", "Application/JSON", " application/json ; charset=utf-8",
+                         "application/vnd.api+json", "application/cloudevents+json", "text/x+JSON;q=1"}) {
+    CAPTURE(ct);
+    CHECK(is_json_media_type(ct));
+  }
+  for (std::string ct : {"", "text/plain", "application/jsonx", "+json", "/+json", "application/json5",
+                         "application/x-ndjson", "json"}) {
+    CAPTURE(ct);
+    CHECK_FALSE(is_json_media_type(ct));
+  }
+}
+
 TEST_CASE("binary mode makes one structured event with the body as data") {
   auto r = convert(sdk_headers(), R"({"duration_ms": 12, "path":"/"})");
   REQUIRE(r.ok);

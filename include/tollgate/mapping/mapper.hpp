@@ -58,6 +58,11 @@ struct output {
   std::string_view json() const noexcept { return {buf.data(), json_size}; }
 };
 
+// The Content-Types a mapping route (and a binary-mode body) takes:
+// application/json or any type with a +json suffix, case-insensitive,
+// parameters such as "; charset=utf-8" ignored.
+bool is_json_media_type(std::string_view content_type) noexcept;
+
 class mapper {
  public:
   explicit mapper(const options& opts = {});
