@@ -217,11 +217,13 @@ error_code mapper::impl::descend(sj::value& v, std::size_t level, unsigned depth
     if (depth >= cj::max_depth) return simdjson::DEPTH_ERROR;
     sj::array arr;
     SIMDJSON_TRY(v.get_array().get(arr));
-    std::size_t i = 0;
+    const std::int64_t want_index = r->each_index[level];
+    std::int64_t i = 0;
     for (auto item : arr) {
       SIMDJSON_TRY(item.error());
       sj::value& iv = item.value_unsafe();
-      if (std::to_string(i) == want) {  // rare: `each` through an array
+      if (i == want_index && !matched) {  // `each` through an array
+        matched = true;
         SIMDJSON_TRY(descend(iv, level + 1, depth + 1));
       } else {
         SIMDJSON_TRY(cj::walk(iv, depth + 1, escapes));

@@ -91,6 +91,7 @@ struct route {
   std::string path;
   bool has_each = false;
   std::vector<std::string> each_tokens;  // unescaped reference tokens from the body root to the array
+  std::vector<std::int64_t> each_index;  // each token as an array index, or -1 (see trie_node::index)
   std::string each_pointer;              // as written, for errors
   std::vector<detail::trie_node> nodes;  // node 0: the element
   std::vector<std::string> slot_pointer; // each slot's pointer as written ("/usage/prompt_tokens", "" for {})

@@ -87,7 +87,9 @@ class compiler {
     const std::string_view ptr = text.substr(1, text.size() - 2);
     r_.has_each = true;
     r_.each_pointer = std::string(ptr);
-    return split_pointer(ptr, "each", r_.each_tokens);
+    if (!split_pointer(ptr, "each", r_.each_tokens)) return false;
+    for (const std::string& tok : r_.each_tokens) r_.each_index.push_back(as_index(tok));
+    return true;
   }
 
   bool attribute(dom::object event, std::string_view name, text_template& out, bool required) {
