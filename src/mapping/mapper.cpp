@@ -21,7 +21,6 @@ namespace cj = cloudevents::detail;
 using simdjson::error_code;
 using simdjson::SUCCESS;
 
-
 namespace {
 
 using detail::kind;
