@@ -108,6 +108,11 @@ inline std::string_view string_body(std::string_view tok) noexcept {
 
 // The raw key of an object field: it starts at `key` (just past its opening
 // quote) and ends at the last quote before the ':' that precedes `value`.
+// Whether a string token is followed by ':' (a string where a value belongs,
+// read by On-Demand's skip as a key: issue 16). A token runs to the start of
+// the next one, so that byte is the next token's first.
+inline bool followed_by_colon(std::string_view tok) noexcept { return tok.data()[tok.size()] == ':'; }
+
 inline std::string_view raw_key(const char* key, const char* value) noexcept {
   const char* q = value - 1;
   while (is_ws(*q)) --q;  // now at ':'

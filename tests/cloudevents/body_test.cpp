@@ -320,3 +320,24 @@ TEST_CASE("validator refuses data nested deeper than its bound") {
   std::string ok = std::string(100, '[') + std::string(100, ']');
   CHECK(run(E().set("data", "{\"a\":" + ok + "}").str()).ok);
 }
+
+// Found by tests/fuzz/mapping_fuzz.cpp: simdjson skips a string it was not
+// asked to read as if it were a key when a ':' follows, and does not match
+// bracket kinds while skipping, so these passed as JSON and would have been
+// forwarded upstream as they are.
+TEST_CASE("validator rejects a string followed by a colon where a value belongs") {
+  const std::string head = R"({"specversion":"1.0","source":"s","type":"t","subject":"u")";
+  for (std::string body : {head + R"(,"id":"a":"zzz"}})", head + R"(,"id":"a","data":{"k":["id":"x"}]}})",
+                           head + R"(,"id":"a","x":"y":"z"}})", head + R"(,"id":"a","data":{"k":["a","b":"c"}]}})",
+                           head + R"(,"time":"2023-01-01T00:00:00Z":1,"id":"a"}})"}) {
+    CAPTURE(body);
+    auto r = run(body, media_type::json);
+    CHECK_FALSE(r.ok);
+    CHECK(r.err.code == errc::malformed_json);
+    auto b = run("[" + body + "]", media_type::batch);
+    CHECK_FALSE(b.ok);
+    CHECK(b.err.code == errc::malformed_json);
+  }
+  // The same strings in their proper places pass.
+  CHECK(run(head + R"(,"id":"a","data":{"k":["id","x"]}})", media_type::json).ok);
+}
