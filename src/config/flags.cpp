@@ -325,6 +325,11 @@ std::vector<flag> table() {
                "Pass-through: keep-alive connections to the upstream per shard; more requests wait for one "
                "(within --proxy-timeout-ms).",
                number("proxy-connections", &server::options::proxy_connections, false, 1, 1024)});
+  t.push_back({"mappings", "TOLLGATE_MAPPINGS", "FILE", "none",
+               "Routes that turn any JSON payload into CloudEvents (docs/mapping.md): each route is a path served "
+               "with POST and application/json and a template of JSON pointers. A bad file fails the start "
+               "naming the route and the field; re-read on SIGHUP (a bad file then keeps the routes in use).",
+               [](config& c, const std::string& v) { c.server.mappings_file = v; }});
   t.push_back({"ingest-tokens-file", "TOLLGATE_INGEST_TOKENS_FILE", "PATH", "none (the ingest path is open)",
                "Require a bearer token on every /api/ request: one client per line, NAME TOKEN or NAME "
                "sha256:HEX (the hex SHA-256 of the token, so the file need not hold secrets); # comments and "

@@ -53,8 +53,9 @@ int status_at(const std::string& out, std::size_t at) {
 }  // namespace
 
 gatekeeper::gatekeeper(std::unique_ptr<request_handler> inner, const options& opts, probe& counters,
-                       const published<ingest_tokens>* tokens)
-    : inner_(std::move(inner)), opts_(opts), counters_(counters), tokens_(tokens), auth_(tokens != nullptr) {}
+                       const published<ingest_tokens>* tokens, const published<mapping::route_table>* routes)
+    : inner_(std::move(inner)), opts_(opts), counters_(counters), tokens_(tokens), routes_(routes),
+      auth_(tokens != nullptr) {}
 
 std::string_view gatekeeper::allowed_origin(std::string_view origin) const {
   if (origin.empty()) return {};
@@ -126,7 +127,10 @@ outcome gatekeeper::options_answer(const http::request& req, std::string_view or
 
 outcome gatekeeper::handle(const http::request& req, http::connection conn, std::string& out, request_context& ctx) {
   const std::string_view path = req.path;
-  if (!is_api(path)) return inner_->handle(req, conn, out, ctx);
+  // A mapping route writes usage like the ingest paths: the same token check
+  // and body codings.
+  const mapping::route_table* routes = routes_.get();
+  if (!is_api(path) && (routes == nullptr || routes->find(path) == nullptr)) return inner_->handle(req, conn, out, ctx);
   const std::size_t at = out.size();
   const std::string_view origin = allowed_origin(req.header("Origin"));
   const bool ingest_path = path == v1_path || path == v3_path;

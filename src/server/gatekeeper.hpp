@@ -24,6 +24,8 @@
 #include "tollgate/server/request_handler.hpp"
 #include "tollgate/server/tokens.hpp"
 
+#include "tollgate/mapping/routes.hpp"
+
 namespace tg::server {
 
 // What --ingest-tokens-file says, with each client's registry slot.
@@ -35,8 +37,9 @@ struct ingest_tokens {
 class gatekeeper final : public request_handler {
  public:
   // `tokens`: null without --ingest-tokens-file (the /api/ paths are open).
+  // `routes`: the --mappings routes, or null; their paths are gated like /api/.
   gatekeeper(std::unique_ptr<request_handler> inner, const options& opts, probe& counters,
-             const published<ingest_tokens>* tokens);
+             const published<ingest_tokens>* tokens, const published<mapping::route_table>* routes = nullptr);
 
   outcome handle(const http::request& req, http::connection conn, std::string& out, request_context& ctx) override;
 
@@ -52,6 +55,7 @@ class gatekeeper final : public request_handler {
   const options& opts_;
   probe& counters_;
   subscription<ingest_tokens> tokens_;
+  subscription<mapping::route_table> routes_;
   bool auth_;
   sha256_hasher hash_;
   // The tokens that matched last on this shard (a client sends the same one

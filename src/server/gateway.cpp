@@ -26,6 +26,7 @@
 #include "listener.hpp"
 #include "tollgate/base/clock.hpp"
 #include "tollgate/base/log.hpp"
+#include "tollgate/mapping/routes.hpp"
 #include "tollgate/output/http/tls_session.hpp"
 #include "tollgate/reactor/uring.hpp"
 #include "tollgate/server/shard.hpp"
@@ -59,7 +60,7 @@ std::vector<int> affinity_cpus() {
 
 std::unique_ptr<request_handler> make_ingest_handler(const shard_resources& r) {
   return std::make_unique<gatekeeper>(std::make_unique<ingest_handler>(r.opts, r.ring, r.counters, r.process, r.spool),
-                                      r.opts, r.counters, r.process.tokens);
+                                      r.opts, r.counters, r.process.tokens, r.process.routes);
 }
 
 namespace {
@@ -90,6 +91,28 @@ std::string read_file(const std::string& flag, const std::string& path) {
   std::fclose(f);
   if (bad) throw std::runtime_error(flag + " " + path + ": read error");
   return text;
+}
+
+// --mappings, parsed. Throws std::invalid_argument naming the route and the
+// field. A route may not take a path tollgate serves itself: its own
+// endpoints and everything under /api/ (ingest and the pass-through).
+std::shared_ptr<const mapping::route_table> load_routes(const std::string& path) {
+  const mapping::route_limits limits;
+  const std::string text = read_file("--mappings", path);
+  if (text.size() > limits.max_file_bytes) {
+    throw std::invalid_argument("--mappings " + path + ": larger than " + std::to_string(limits.max_file_bytes) +
+                                " bytes");
+  }
+  auto r = mapping::parse_routes(text, limits);
+  if (!r) throw std::invalid_argument("--mappings " + path + ": " + r.error());
+  for (std::string_view p : r->paths()) {
+    if (p.starts_with("/api/") || p == "/healthz" || p == "/readyz" || p == "/metrics" || p == "/status" ||
+        p == "/status.json") {
+      throw std::invalid_argument("--mappings " + path + ": route " + std::string(p) +
+                                  ": path is one tollgate serves itself (its endpoints and /api/)");
+    }
+  }
+  return std::make_shared<const mapping::route_table>(std::move(*r));
 }
 
 // --ingest-tokens-file, parsed, each client given its registry slot. Throws
@@ -137,6 +160,7 @@ struct gateway::impl {
   client_registry clients;
   std::unique_ptr<published<ingest_tokens>> tokens;         // --ingest-tokens-file
   std::unique_ptr<published<upstream::tls_context>> tls;    // --tls-cert
+  std::unique_ptr<published<mapping::route_table>> routes;  // --mappings
 
   void open_spools();
   void open_front_door();
@@ -150,6 +174,11 @@ void gateway::impl::open_front_door() {
   if (!opts.ingest_tokens_file.empty()) {
     tokens = std::make_unique<published<ingest_tokens>>(load_tokens(opts.ingest_tokens_file, clients));
     process.tokens = tokens.get();
+  }
+  if (!opts.mappings_file.empty()) {
+    routes = std::make_unique<published<mapping::route_table>>(load_routes(opts.mappings_file));
+    process.routes = routes.get();
+    log::info("mapping routes", {{"file", opts.mappings_file}, {"routes", static_cast<unsigned long>(routes->get()->size())}});
   }
   if (opts.tls_cert.empty() != opts.tls_key.empty()) throw std::invalid_argument("--tls-cert and --tls-key go together");
   if (!opts.tls_client_ca.empty() && opts.tls_cert.empty()) throw std::invalid_argument("--tls-client-ca needs --tls-cert");
@@ -174,6 +203,16 @@ void gateway::impl::reload_front_door() {
       log::info("reloaded --ingest-tokens-file", {{"path", opts.ingest_tokens_file}, {"tokens", n}});
     } catch (const std::exception& e) {
       log::error("reload of --ingest-tokens-file failed; keeping the tokens in use", {{"error", e.what()}});
+    }
+  }
+  if (routes) {
+    try {
+      auto r = load_routes(opts.mappings_file);
+      const std::size_t n = r->size();
+      routes->publish(std::move(r));
+      log::info("reloaded --mappings", {{"file", opts.mappings_file}, {"routes", static_cast<unsigned long>(n)}});
+    } catch (const std::exception& e) {
+      log::error("reload of --mappings failed; keeping the routes in use", {{"error", e.what()}});
     }
   }
   if (tls) {

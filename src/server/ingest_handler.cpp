@@ -25,7 +25,24 @@ endpoint endpoint_of(cloudevents::api version) {
 // request is parked.
 struct validated_request final : parked_state {
   std::vector<cloudevents::event_ref> events;
+  // The events point into the body (kept while parked). Events a route or
+  // binary mode made point into the shard's mapper output, which the next
+  // request reuses: those are mapped again on the retry (it is deterministic).
+  bool from_body = true;
 };
+
+refusal from_mapping_error(mapping::errc e) noexcept {
+  switch (e) {
+    case mapping::errc::empty_body: return refusal::empty_body;
+    case mapping::errc::malformed_json: return refusal::malformed_json;
+    case mapping::errc::binary_mode: return refusal::binary_mode;
+    case mapping::errc::too_many_events: return refusal::too_many_events;
+    case mapping::errc::output_too_large: return refusal::mapped_too_large;
+    case mapping::errc::unmapped:
+    case mapping::errc::none: break;
+  }
+  return refusal::unmapped;
+}
 
 // One receipt time for the whole request, written into `buf`; empty when no
 // event lacks a time (the clock is not read then).
@@ -49,7 +66,8 @@ std::string method_detail(const http::request& req, std::string_view use) {
 
 ingest_handler::ingest_handler(const options& opts, ring::event_ring& ring, probe& counters,
                                const process_state& process, spool::driver* spool)
-    : opts_(opts), ring_(ring), counters_(counters), process_(process), validator_(opts.validation), spool_(spool) {
+    : opts_(opts), ring_(ring), counters_(counters), process_(process), validator_(opts.validation), spool_(spool),
+      routes_(process.routes), mapper_(mapping::options{opts.validation.max_events}) {
   events_.reserve(opts.validation.max_events);
   if (spool_ != nullptr) payloads_.reserve(opts.validation.max_events);
 }
@@ -101,7 +119,16 @@ outcome ingest_handler::handle(const http::request& req, http::connection conn, 
   else if (path == "/status") ep = endpoint::status;
   else if (path == "/status.json") ep = endpoint::status_json;
 
-  if (ep == endpoint::other) return refuse(ep, conn, out, refusal::no_route, "no route for " + std::string(path));
+  if (ep == endpoint::other) {
+    // --mappings: any JSON payload, POSTed to a route, becomes CloudEvents.
+    if (const mapping::route_table* routes = routes_.get()) {
+      if (const mapping::route* r = routes->find(path)) {
+        if (req.verb != http::method::post) return refuse(ep, conn, out, refusal::post_only, method_detail(req, "POST"));
+        return ingest_mapped(req, *r, conn, out, ctx);
+      }
+    }
+    return refuse(ep, conn, out, refusal::no_route, "no route for " + std::string(path));
+  }
   if (!get) return refuse(ep, conn, out, refusal::get_only, method_detail(req, "GET"));
   int status = 200;
   std::string_view body;
@@ -157,31 +184,76 @@ std::size_t ingest_handler::ring_footprint() const {
 
 outcome ingest_handler::ingest(const http::request& req, cloudevents::api version, http::connection conn,
                                std::string& out, request_context& ctx) {
-  if (ctx.kept) {
+  auto* kept = static_cast<validated_request*>(ctx.kept.get());
+  if (kept != nullptr && kept->from_body) {
     // A retry of a parked request: validated on its first try.
-    events_.swap(static_cast<validated_request&>(*ctx.kept).events);
-  } else {
-    const auto type =
-        req.has_content_type ? cloudevents::classify(req.content_type) : cloudevents::media_type::unsupported;
-    cloudevents::error err;
-    const bool valid = type == cloudevents::media_type::unsupported
-                           ? (err = cloudevents::media_type_error(req.content_type), false)
-                           : validator_.validate(req.body, type, version, events_, err);
-    if (!valid) return refuse(endpoint_of(version), conn, out, from_validation_error(err.code), err.detail);
+    events_.swap(kept->events);
+    return admit(req.body, true, version, conn, out, ctx);
   }
-  return spool_ != nullptr ? admit_spooled(req, version, conn, out, ctx) : admit_ring(req, version, conn, out, ctx);
+  const auto ep = endpoint_of(version);
+  if (mapping::is_binary_mode(req.headers(), req.content_type)) {
+    // CloudEvents HTTP binary mode: the attributes in ce-* headers, the body
+    // as data; made into one structured event and validated like any other.
+    mapping::error merr;
+    if (!mapping::from_binary(req.headers(), req.content_type, req.body, mapped_, merr)) {
+      return refuse(ep, conn, out, from_mapping_error(merr.code), merr.detail);
+    }
+    cloudevents::error err;
+    if (!validator_.validate(mapped_.json(), cloudevents::media_type::single, version, events_, err)) {
+      return refuse(ep, conn, out, from_validation_error(err.code), err.detail);
+    }
+    return admit(mapped_.json(), false, version, conn, out, ctx);
+  }
+  const auto type =
+      req.has_content_type ? cloudevents::classify(req.content_type) : cloudevents::media_type::unsupported;
+  cloudevents::error err;
+  const bool valid = type == cloudevents::media_type::unsupported
+                         ? (err = cloudevents::media_type_error(req.content_type), false)
+                         : validator_.validate(req.body, type, version, events_, err);
+  if (!valid) return refuse(ep, conn, out, from_validation_error(err.code), err.detail);
+  return admit(req.body, true, version, conn, out, ctx);
+}
+
+// A mapping route: the body is mapped by the route's templates into a batch,
+// which goes through the same validator, ring, spool and output as any batch.
+// Answered like /api/v1/events (204), and counted with it.
+outcome ingest_handler::ingest_mapped(const http::request& req, const mapping::route& route, http::connection conn,
+                                      std::string& out, request_context& ctx) {
+  constexpr auto version = cloudevents::api::v1;
+  const auto ep = endpoint_of(version);
+  if (!mapping::is_json_media_type(req.content_type)) {
+    return refuse(ep, conn, out, refusal::unsupported_media_type,
+                  "route " + std::string(mapping::path_of(route)) + " takes application/json, not \"" +
+                      std::string(req.content_type) + "\"");
+  }
+  mapping::error merr;
+  if (!mapper_.map(route, req.body, mapped_, merr)) return refuse(ep, conn, out, from_mapping_error(merr.code), merr.detail);
+  cloudevents::error err;
+  if (!validator_.validate(mapped_.json(), cloudevents::media_type::batch, version, events_, err)) {
+    return refuse(ep, conn, out, from_validation_error(err.code),
+                  "route " + std::string(mapping::path_of(route)) + ": " + err.detail);
+  }
+  return admit(mapped_.json(), false, version, conn, out, ctx);
+}
+
+outcome ingest_handler::admit(std::string_view src, bool from_body, cloudevents::api version, http::connection conn,
+                              std::string& out, request_context& ctx) {
+  return spool_ != nullptr ? admit_spooled(src, from_body, version, conn, out, ctx)
+                           : admit_ring(src, from_body, version, conn, out, ctx);
 }
 
 // Keeps the validated events with the connection and asks to be called again.
-outcome ingest_handler::park(request_context& ctx, std::size_t park_bytes) {
+outcome ingest_handler::park(request_context& ctx, std::size_t park_bytes, bool from_body) {
   if (!ctx.kept) ctx.kept = std::make_unique<validated_request>();
-  static_cast<validated_request&>(*ctx.kept).events.swap(events_);
+  auto& kept = static_cast<validated_request&>(*ctx.kept);
+  kept.events.swap(events_);
+  kept.from_body = from_body;
   ctx.park_bytes = park_bytes;
   return outcome::park;
 }
 
-outcome ingest_handler::admit_ring(const http::request& req, cloudevents::api version, http::connection conn,
-                                   std::string& out, request_context& ctx) {
+outcome ingest_handler::admit_ring(std::string_view src, bool from_body, cloudevents::api version,
+                                   http::connection conn, std::string& out, request_context& ctx) {
   const auto ep = endpoint_of(version);
   // Above the high watermark requests wait (the shard stops reading their
   // connections, so TCP pushes back) until the output has caught up, or are
@@ -189,7 +261,7 @@ outcome ingest_handler::admit_ring(const http::request& req, cloudevents::api ve
   const bool over_watermark =
       static_cast<double>(ring_.used_bytes()) > opts_.high_watermark * static_cast<double>(ring_.capacity());
   if (over_watermark && opts_.full == when_full::reject) return refuse(ep, conn, out, refusal::buffer_full_now);
-  if (over_watermark && !ctx.admit_expired) return park(ctx, ring_footprint());
+  if (over_watermark && !ctx.admit_expired) return park(ctx, ring_footprint(), from_body);
 
   // Stamp events without a time with one receipt time for the whole request.
   char now[rfc3339_millis_len];
@@ -202,10 +274,10 @@ outcome ingest_handler::admit_ring(const http::request& req, cloudevents::api ve
     if (dst == nullptr) {
       ring_.rollback();
       if (opts_.full == when_full::reject) return refuse(ep, conn, out, refusal::buffer_full_now);
-      if (!ctx.admit_expired) return park(ctx, ring_footprint());
+      if (!ctx.admit_expired) return park(ctx, ring_footprint(), from_body);
       return refuse(ep, conn, out, refusal::buffer_full);
     }
-    cloudevents::stamp(req.body, ev, stamp_time, dst);
+    cloudevents::stamp(src, ev, stamp_time, dst);
     bytes += n;
   }
   ring_.commit();
@@ -247,8 +319,8 @@ outcome ingest_handler::refuse(endpoint ep, http::connection conn, std::string& 
 // With a spool every event is appended to it; the ring holds a copy while it
 // keeps up (the output reads from memory), otherwise the spool alone does and
 // the output gets the events back from disk.
-outcome ingest_handler::admit_spooled(const http::request& req, cloudevents::api version, http::connection conn,
-                                      std::string& out, request_context& ctx) {
+outcome ingest_handler::admit_spooled(std::string_view src, bool from_body, cloudevents::api version,
+                                      http::connection conn, std::string& out, request_context& ctx) {
   using room = spool::driver::room;
   const auto ep = endpoint_of(version);
   std::size_t spool_bytes = 0, stamped_total = 0;
@@ -263,7 +335,7 @@ outcome ingest_handler::admit_spooled(const http::request& req, cloudevents::api
     case room::full:
     case room::busy: {
       if (opts_.full == when_full::reject) return refuse(ep, conn, out, refusal::spool_full_now);
-      if (!ctx.admit_expired) return park(ctx, 0);  // asked again whenever the spool makes progress
+      if (!ctx.admit_expired) return park(ctx, 0, from_body);  // asked again whenever the spool makes progress
       return refuse(ep, conn, out, refusal::spool_full);
     }
   }
@@ -282,7 +354,7 @@ outcome ingest_handler::admit_spooled(const http::request& req, cloudevents::api
         in_ring = false;
         break;
       }
-      cloudevents::stamp(req.body, ev, stamp_time, dst);
+      cloudevents::stamp(src, ev, stamp_time, dst);
       payloads_.emplace_back(dst, n);
     }
   }
@@ -292,7 +364,7 @@ outcome ingest_handler::admit_spooled(const http::request& req, cloudevents::api
     std::size_t off = 0;
     for (const cloudevents::event_ref& ev : events_) {
       const std::size_t n = cloudevents::stamped_size(ev);
-      cloudevents::stamp(req.body, ev, stamp_time, stamped_.data() + off);
+      cloudevents::stamp(src, ev, stamp_time, stamped_.data() + off);
       payloads_.emplace_back(stamped_.data() + off, n);
       off += n;
     }

@@ -13,6 +13,9 @@
 #include "tollgate/cloudevents/validator.hpp"
 #include "tollgate/http/request_parser.hpp"
 #include "tollgate/http/response.hpp"
+#include "tollgate/mapping/binary_mode.hpp"
+#include "tollgate/mapping/mapper.hpp"
+#include "tollgate/mapping/routes.hpp"
 #include "tollgate/ring/event_ring.hpp"
 #include "tollgate/server/options.hpp"
 #include "tollgate/server/probe.hpp"
@@ -39,11 +42,17 @@ class ingest_handler final : public request_handler {
  private:
   outcome ingest(const http::request& req, cloudevents::api version, http::connection conn, std::string& out,
                  request_context& ctx);
-  outcome admit_ring(const http::request& req, cloudevents::api version, http::connection conn, std::string& out,
-                     request_context& ctx);
-  outcome admit_spooled(const http::request& req, cloudevents::api version, http::connection conn,
+  outcome ingest_mapped(const http::request& req, const mapping::route& route, http::connection conn,
                         std::string& out, request_context& ctx);
-  outcome park(request_context& ctx, std::size_t park_bytes);
+  // `src`: the bytes the validated events point into (the body, or what the
+  // mapper made of it); `from_body`: src is the request's own body.
+  outcome admit(std::string_view src, bool from_body, cloudevents::api version, http::connection conn,
+                std::string& out, request_context& ctx);
+  outcome admit_ring(std::string_view src, bool from_body, cloudevents::api version, http::connection conn,
+                     std::string& out, request_context& ctx);
+  outcome admit_spooled(std::string_view src, bool from_body, cloudevents::api version, http::connection conn,
+                        std::string& out, request_context& ctx);
+  outcome park(request_context& ctx, std::size_t park_bytes, bool from_body);
   outcome pass(const http::request& req, endpoint ep, http::connection conn, std::string& out,
                const request_context& ctx);
   outcome refuse(endpoint ep, http::connection conn, std::string& out, refusal r, std::string_view detail = {});
@@ -61,6 +70,9 @@ class ingest_handler final : public request_handler {
   spool::driver* spool_;
   std::vector<std::span<const char>> payloads_;  // the request's stamped events, for the spool
   std::vector<char> stamped_;                    // where they are stamped when the ring does not take them
+  subscription<mapping::route_table> routes_;    // --mappings (a new table after SIGHUP is picked up here)
+  mapping::mapper mapper_;
+  mapping::output mapped_;                       // the events a route or binary mode made of the body
 };
 
 // The /metrics page: the front door's families over every shard's probe, the

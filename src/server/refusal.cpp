@@ -74,6 +74,12 @@ constexpr std::array<refusal_info, refusal_count> table = {{
      !retry, !closes, {}},
     {505, fam::http_error, "http2", "HTTP/2 is not served here; use HTTP/1.1", !retry, closes, {}},
     {400, fam::http_error, "tls_required", "this port speaks TLS: use https://", !retry, closes, {}},
+    {400, fam::ingest, "unmapped", "the request body does not map to events by its route (--mappings)", !retry,
+     !closes, {}},
+    {400, fam::ingest, "binary_mode", "the CloudEvents binary-mode headers or body do not make an event", !retry,
+     !closes, {}},
+    {413, fam::ingest, "mapped_too_large", "the request maps to more event bytes than one request may hold", !retry,
+     !closes, {}},
 }};
 static_assert(table.size() == refusal_count);
 }  // namespace

@@ -84,6 +84,7 @@ struct options {
 
   // A front door on a shared network (issue 10). Files are re-read on SIGHUP.
   std::string ingest_tokens_file;           // empty: /api/ is open to anyone who can connect
+  std::string mappings_file;                // --mappings: routes that map any JSON payload to CloudEvents
   std::string tls_cert;                     // PEM chain, leaf first; empty: plaintext listener
   std::string tls_key;                      // PEM private key
   std::string tls_client_ca;                // PEM CA(s): a client certificate signed by one is required

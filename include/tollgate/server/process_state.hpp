@@ -19,6 +19,9 @@
 namespace tg::upstream {
 class tls_context;
 }
+namespace tg::mapping {
+class route_table;
+}
 
 namespace tg::server {
 
@@ -38,6 +41,7 @@ struct process_state {
   // Replaced by the main thread on SIGHUP, read by the shards (published.hpp).
   const published<ingest_tokens>* tokens = nullptr;        // --ingest-tokens-file, or null
   const published<upstream::tls_context>* tls = nullptr;   // --tls-cert, or null (plaintext)
+  const published<mapping::route_table>* routes = nullptr; // --mappings, or null
 };
 
 }  // namespace tg::server

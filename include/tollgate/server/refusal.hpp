@@ -66,8 +66,12 @@ enum class refusal : std::uint8_t {
   inflated_too_large,    // a compressed body that inflates past --max-body-bytes
   http2_preface,         // an HTTP/2 connection preface: answered with an HTTP/2 GOAWAY, not HTTP/1.1
   tls_required,          // plaintext HTTP sent to a TLS listener: answered in plaintext, then closed
+  // Any payload in (--mappings, CloudEvents binary mode).
+  unmapped,              // the body does not map to events by its route (a required pointer points at nothing)
+  binary_mode,           // a binary-mode request whose ce-* headers or body do not make an event
+  mapped_too_large,      // the mapped events of one request are more than the mapper's output bound
 };
-inline constexpr std::size_t refusal_count = static_cast<std::size_t>(refusal::tls_required) + 1;
+inline constexpr std::size_t refusal_count = static_cast<std::size_t>(refusal::mapped_too_large) + 1;
 
 // Which metric family counts a refusal (besides tollgate_http_requests_total).
 enum class refusal_family : std::uint8_t {
