@@ -5,6 +5,7 @@
 // window buffer: the output is the window), so a frame that declares a huge
 // window costs nothing either.
 #include "tollgate/http/inflate.hpp"
+#include "tollgate/http/text.hpp"
 
 #include <isa-l/igzip_lib.h>
 #include <zstd.h>
@@ -17,23 +18,6 @@
 
 namespace tg::http {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view v) noexcept {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  return v;
-}
 
 unexpected<inflate_error> corrupt(std::string detail) {
   return unexpected{inflate_error{inflate_errc::corrupt, std::move(detail)}};
@@ -73,7 +57,7 @@ const char* isal_reason(int rc) {
 }  // namespace
 
 result<coding, std::string> parse_content_encoding(std::string_view value) {
-  const std::string_view v = trim(value);
+  const std::string_view v = trim_ows(value);
   if (v.empty() || iequals(v, "identity")) return coding::identity;
   if (iequals(v, "gzip") || iequals(v, "x-gzip")) return coding::gzip;
   if (iequals(v, "deflate")) return coding::deflate;

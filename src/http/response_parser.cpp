@@ -4,6 +4,7 @@
 // on_message_complete turns llhttp's callbacks into one feed() event per
 // response, and interim 1xx responses pause too so feed() can skip them with
 // exact byte accounting.
+#include "tollgate/http/text.hpp"
 #include "tollgate/http/response_parser.hpp"
 
 #include <llhttp.h>
@@ -24,21 +25,6 @@ constexpr std::size_t reset_keep_capacity = 16 * 1024;
 constexpr char empty_input[1] = {0};
 
 enum class phase : std::uint8_t { idle, head, body, done, failed };
-
-char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
-
-std::string_view trim_ows(std::string_view v) noexcept {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  return v;
-}
 
 }  // namespace
 

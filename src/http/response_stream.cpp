@@ -3,6 +3,7 @@
 // after each message, so the caller writes the head on before any body byte
 // and matches one response to one request. Body bytes go straight from
 // llhttp's callback into the caller's buffer: no copy kept here.
+#include "tollgate/http/text.hpp"
 #include "tollgate/http/response_stream.hpp"
 
 #include <llhttp.h>
@@ -15,21 +16,6 @@ namespace {
 constexpr char empty_input[1] = {0};
 
 enum class phase : std::uint8_t { idle, head, body, done, failed };
-
-char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
-
-std::string_view trim_ows(std::string_view v) noexcept {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  return v;
-}
 
 struct field_offsets {
   std::uint32_t name_off, name_len, value_off, value_len;

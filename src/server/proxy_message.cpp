@@ -2,26 +2,15 @@
 // Message rewriting for the pass-through (proxy_message.hpp).
 #include "proxy_message.hpp"
 
+#include "tollgate/http/text.hpp"
+
 #include <array>
 #include <cstdio>
 
 namespace tg::server::proxy {
 namespace {
-
-char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
-
-std::string_view trim(std::string_view v) noexcept {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  return v;
-}
+using http::iequals;
+using http::trim_ows;
 
 using field = std::pair<std::string_view, std::string_view>;
 
@@ -82,7 +71,7 @@ bool hop_by_hop(std::string_view name) noexcept {
 bool named_in_connection(std::string_view value, std::string_view name) noexcept {
   while (!value.empty()) {
     const std::size_t comma = value.find(',');
-    if (iequals(trim(value.substr(0, comma)), name)) return true;
+    if (iequals(trim_ows(value.substr(0, comma)), name)) return true;
     if (comma == std::string_view::npos) break;
     value.remove_prefix(comma + 1);
   }
