@@ -54,11 +54,13 @@ def main():
     ap.add_argument("--warmup", type=float, default=1)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--shards", type=int, default=1)
+    ap.add_argument("--bodies", default="single,batch", help="single, batch or both (default)")
+    ap.add_argument("--outputs", default="file,forward", help="file, forward or both (default)")
     a = ap.parse_args()
     mb.LOAD = os.path.join(a.build, "tools", "load", "tollgate-load")
     mb.SINK = os.path.join(a.build, "tools", "sink", "tollgate-sink")
     args = Args()
-    args.duration, args.warmup, args.connections = a.duration, a.warmup, a.connections
+    args.duration, args.warmup, args.connections, args.load_threads = a.duration, a.warmup, a.connections, 1
     server_cpus, load_cpus, _ = mb.cpu_split(os.cpu_count(), a.shards)
     tmp = tempfile.mkdtemp(prefix="tg-ab-")
     results = {}  # (body, output, binary) -> [runs]
@@ -71,9 +73,11 @@ def main():
             return mb.Tollgate(server_cpus, a.shards)
         return make
 
+    bodies = [b for b in mb.BODIES if ("single" if b[1] == 1 else "batch") in a.bodies.split(",")]
+    outputs = [o for o in ("file", "forward") if o in a.outputs.split(",")]
     for rnd in range(a.rounds):
-        for label, k, _, _ in mb.BODIES:
-            for output in ("file", "forward"):
+        for label, k, _, _ in bodies:
+            for output in outputs:
                 for name, binary in (("before", a.before), ("after", a.after)):
                     r = measure(make_tollgate(binary, output), k, args, load_cpus)
                     results.setdefault((label, output, name), []).append(r)
@@ -87,9 +91,9 @@ def main():
     print(f"| body | output | before req/s | after req/s | after/before | before CPU-s/M ev | after CPU-s/M ev | "
           f"before p99 µs | after p99 µs | nginx req/s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for label, k, _, _ in mb.BODIES:
+    for label, k, _, _ in bodies:
         ng = med(results[(label, "nginx", "nginx")], "rps")
-        for output in ("file", "forward"):
+        for output in outputs:
             b, f = results[(label, output, "before")], results[(label, output, "after")]
             print(f"| {label} | {'file:/dev/null' if output == 'file' else 'forward → sink'} | {med(b, 'rps'):.0f} | "
                   f"{med(f, 'rps'):.0f} | {med(f, 'rps') / med(b, 'rps'):.2f} | {med(b, 'cpu_per_m'):.2f} | "
