@@ -194,4 +194,24 @@ def test_sighup_neither_stops_the_gateway_nor_loses_events():
     assert ids == ["before-hup", "after-hup"], ids
 
 
+
+def test_the_status_page_and_its_snapshot_are_served_by_the_gateway():
+    """GET /status is the self-contained page; GET /status.json the snapshot it
+    polls, with each shard's counters moving as events are accepted."""
+    with Gateway("--shards", "2") as g:
+        page = g.request("GET", "/status")
+        assert page.status == 200, page
+        assert page.header("Content-Type").startswith("text/html"), page
+        assert page.header("Cache-Control") == "no-store", page
+        assert b"status.json" in page.body and page.body.lstrip().lower().startswith(b"<!doctype html>")
+        for i in range(4):
+            assert g.post(event("status-%d" % i)).status == 204
+        snap = g.request("GET", "/status.json")
+        assert snap.status == 200 and snap.header("Content-Type") == "application/json", snap
+        j = json.loads(snap.body)
+        assert len(j["shards"]) == 2, j
+        assert sum(s["events_in"] for s in j["shards"]) == 4, j
+        assert j["ready"] is True and j["output"] is not None, j
+
+
 run_tests(globals())
