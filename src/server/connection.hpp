@@ -51,6 +51,7 @@ struct connection {
   bool awaiting_ack = false;    // --ack upstream / durable: admitted, answer once acknowledged
   std::uint64_t ack_position = 0;
   std::uint64_t ack_ring_begin = 0;  // the request's ring range (end 0: not in the ring)
+  std::uint64_t ack_first_seq = 0;   // with a spool: its first sequence number (the last is ack_position)
   std::uint64_t ack_ring_end = 0;
   bool ack_refused = false;          // the output refused some of them: 502, not the status below
   std::string ack_refused_detail;

@@ -379,6 +379,7 @@ void front_door::finish_request(connection& c, std::uint32_t slot) {
     c.awaiting_ack = true;
     c.ack_position = ctx.ack_position;
     c.ack_ring_begin = ctx.ack_ring_begin;
+    c.ack_first_seq = ctx.ack_first_seq;
     c.ack_ring_end = ctx.ack_ring_end;
     c.ack_refused = false;
     c.ack_for = ctx.wait;
@@ -470,6 +471,15 @@ void front_door::check_acks() {
     const auto ep = c.ack_status == 202 ? endpoint::ingest_v3 : endpoint::ingest_v1;
     note_ring_refusals(c);
     if (ack_reached(c)) {
+      // With a spool the events may have reached the output from disk (the
+      // ring did not take them at admission): the spool knows, by sequence
+      // number, which of them the destination refused.
+      if (!c.ack_refused && c.ack_for == ack_wait::spool_delivered && c.ack_first_seq != 0) {
+        if (const auto r = spool_->refused(c.ack_first_seq, c.ack_position)) {
+          c.ack_refused = true;
+          c.ack_refused_detail = upstream_refused_detail(r->events, r->status, r->detail);
+        }
+      }
       if (c.ack_refused) refuse_waiter(c, slot, ep, refusal::upstream_refused, c.ack_refused_detail);
       else answer_waiter(c, slot, ep, c.ack_status);
     } else if (c.ack_for == ack_wait::spool_synced && spool_->failing() && spool_->written_seq() < c.ack_position) {

@@ -379,9 +379,10 @@ outcome ingest_handler::admit_spooled(std::string_view src, bool from_body, clou
   counters_.event_bytes_accepted.add(stamped_total);
   if (opts_.ack == ack_mode::durable) return admitted(version, *last, ack_wait::spool_synced, conn, out, ctx);
   if (opts_.ack == ack_mode::upstream) {
-    // Events that went to disk only come back into the ring later, at
-    // positions not known here: only a request the ring took is checked
-    // for refusals (src/server/README.md, "Acknowledgements that wait").
+    // A request the ring took is checked for refusals by ring position; one
+    // whose events went to disk only comes back into the ring later, so it
+    // is checked by sequence number (spool::driver::refused).
+    ctx.ack_first_seq = *last + 1 - events_.size();
     if (in_ring) {
       ctx.ack_ring_begin = ring_begin;
       ctx.ack_ring_end = ring_.committed_end();

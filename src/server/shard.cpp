@@ -56,7 +56,11 @@ void shard::run() {
   if (out) loop.attach(*out);
   if (s.spool != nullptr) {
     s.spool->use_ring(loop.ring());
-    if (out) s.spool->follow([o = out.get()] { return o->records_released(); });
+    if (out) {
+      s.spool->follow([o = out.get()] { return o->records_released(); });
+      s.spool->follow_refusals([o = out.get()](std::uint64_t from, std::uint64_t to,
+                                               const spool::driver::refused_run& f) { o->rejected_ordinals(from, to, f); });
+    }
     loop.attach(*s.spool);
   }
   if (pass) {

@@ -156,11 +156,48 @@ result<std::uint64_t, error> driver::append_request(std::span<const std::span<co
 // The output freed n more records from the front of the ring: they are
 // delivered (or dead-lettered), so each one's directory position moves on.
 void driver::on_released(std::uint64_t n) {
-  const std::uint64_t unknown =
-      ledger_.release(n, [this](std::uint32_t dir, std::uint64_t seq) { cat_.delivered(dir, seq); });
+  // Released records are numbered in release order: released_seen_ is the
+  // ordinal of the first of these n. Refused ones (dead letters) are mapped
+  // to the sequence numbers they had, for --ack upstream's answers.
+  std::uint64_t ordinal = released_seen_;
+  const std::uint64_t unknown = ledger_.release(n, [&](std::uint32_t dir, std::uint64_t first, std::uint64_t last) {
+    cat_.delivered(dir, last);
+    const std::uint64_t count = last - first + 1;
+    if (refusals_ && dir == cat_.own()) {
+      refusals_(ordinal, ordinal + count, [&](std::uint64_t a, std::uint64_t b, int status, std::string_view detail) {
+        const std::uint64_t from = std::max(a, ordinal), to = std::min(b, ordinal + count);
+        if (from < to) note_refused(first + (from - ordinal), first + (to - ordinal) - 1, status, detail);
+      });
+    }
+    ordinal += count;
+  });
   if (unknown > 0) {
     log::error("spool: the ring freed records the spool did not put there", {{"shard", shard_}, {"records", unknown}});
   }
+}
+
+void driver::note_refused(std::uint64_t first, std::uint64_t last, int status, std::string_view detail) {
+  if (refused_.size() == max_refused) {
+    const refused_seqs& old = refused_.front();
+    lost_first_ = refused_lost_ ? std::min(lost_first_, old.first) : old.first;
+    lost_last_ = refused_lost_ ? std::max(lost_last_, old.last) : old.last;
+    refused_lost_ = true;
+    refused_.pop_front();
+  }
+  refused_.push_back({first, last, status, std::string(detail.substr(0, 256))});
+}
+
+std::optional<driver::refusal_note> driver::refused(std::uint64_t first, std::uint64_t last) const {
+  std::optional<refusal_note> r;
+  for (const refused_seqs& e : refused_) {
+    if (e.last < first || e.first > last) continue;
+    if (!r) r = refusal_note{e.status, e.detail, 0};
+    r->events += std::min(e.last, last) - std::max(e.first, first) + 1;
+  }
+  if (!r && refused_lost_ && !(lost_last_ < first || lost_first_ > last)) {
+    r = refusal_note{0, "too many refusals at once to keep each one's answer", 0};
+  }
+  return r;
 }
 
 // Copies records from disk into the ring, oldest first, while it has room;

@@ -19,12 +19,12 @@ void ledger::push(std::uint32_t dir, std::uint64_t seq) {
   runs_.push_back({dir, seq, 1});
 }
 
-std::uint64_t ledger::release(std::uint64_t n,
-                              const std::function<void(std::uint32_t dir, std::uint64_t seq)>& delivered) {
+std::uint64_t ledger::release(
+    std::uint64_t n, const std::function<void(std::uint32_t dir, std::uint64_t first, std::uint64_t last)>& delivered) {
   while (n > 0 && !runs_.empty()) {
     run& r = runs_.front();
     const std::uint64_t take = std::min(n, r.count);
-    delivered(r.dir, r.first_seq + take - 1);
+    delivered(r.dir, r.first_seq, r.first_seq + take - 1);
     r.first_seq += take;
     r.count -= take;
     n -= take;

@@ -276,6 +276,30 @@ def test_ack_upstream_with_a_spool_answers_502_when_the_upstream_refused_an_even
     check_ack_upstream_poison("--spool-dir", "spool")
 
 
+def test_ack_upstream_with_a_spool_answers_502_for_a_refused_event_that_went_to_disk_only():
+    """A slow upstream and a small ring: the ring fills, so later requests'
+    events go to the spool only and reach the upstream from disk. Every
+    request holds one event the upstream refuses, so every one must get 502,
+    those served from disk too."""
+    with Sink("--reject-id-prefix", "poison-", "--latency-ms", "300") as sink, tempfile.TemporaryDirectory() as tmp:
+        with forwarding(sink.url, tmp, "--ack", "upstream", "--ack-timeout-ms", "20000", "--buffer-bytes", "256KiB",
+                        "--max-body-bytes", "128KiB", "--shards", "1", "--spool-dir", os.path.join(tmp, "spool")) as g:
+            conns = [g.connect() for _ in range(6)]
+            sent = []
+            for n, c in enumerate(conns):
+                ids = ["r%d-%03d" % (n, i) for i in range(500)]
+                ids[250] = "poison-%d" % n
+                sent += [i for i in ids if not i.startswith("poison-")]
+                c.send(http_request("POST", "/api/v1/events", batch([event(i) for i in ids]), {"Content-Type": BATCH}))
+            for c in conns:
+                assert_problem(c.response(timeout=30), 502, "refused 1 event", "400", "dead-letter")
+                c.close()
+            m = g.metrics()
+            assert metric_sum(m, "tollgate_spool_disk_reads_events_total") > 0, m  # some came back from disk
+            g.stop()
+        assert_delivered_once(sink, sent)
+
+
 def check_ack_upstream_poison(*flags):
     with Sink("--reject-id-prefix", "poison-") as sink, tempfile.TemporaryDirectory() as tmp:
         flags = [os.path.join(tmp, f) if f == "spool" else f for f in flags]

@@ -13,7 +13,7 @@ namespace {
 using hit = std::pair<std::uint32_t, std::uint64_t>;
 std::vector<hit> release(ledger& l, std::uint64_t n, std::uint64_t* unknown = nullptr) {
   std::vector<hit> out;
-  const std::uint64_t u = l.release(n, [&](std::uint32_t d, std::uint64_t s) { out.emplace_back(d, s); });
+  const std::uint64_t u = l.release(n, [&](std::uint32_t d, std::uint64_t, std::uint64_t s) { out.emplace_back(d, s); });
   if (unknown != nullptr) *unknown = u;
   return out;
 }
@@ -45,6 +45,15 @@ TEST_CASE("ledger starts a new run at a gap in the sequence numbers (a quarantin
   l.push(0, 4);  // 3 was damaged and skipped
   CHECK(release(l, 2) == std::vector<hit>{{0, 2}});
   CHECK(release(l, 1) == std::vector<hit>{{0, 4}});
+}
+
+TEST_CASE("ledger gives each released piece's first and last sequence number") {
+  ledger l;
+  for (std::uint64_t s = 10; s <= 14; ++s) l.push(2, s);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> pieces;
+  l.release(2, [&](std::uint32_t, std::uint64_t f, std::uint64_t t) { pieces.emplace_back(f, t); });
+  l.release(3, [&](std::uint32_t, std::uint64_t f, std::uint64_t t) { pieces.emplace_back(f, t); });
+  CHECK(pieces == std::vector<std::pair<std::uint64_t, std::uint64_t>>{{10, 11}, {12, 14}});
 }
 
 TEST_CASE("ledger says how many released records it never held") {

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -47,6 +48,18 @@ class shard_output : public reactor::component {
     (void)begin;
     (void)end;
     return std::nullopt;
+  }
+  // The same refusals by record ordinal, for the spool, whose ledger counts
+  // records in the order the output releases them (records_released() is
+  // the count so far; the first record released is ordinal 0): calls
+  // f(first, end, status, detail) for every refused run of ordinals
+  // [first, end) that overlaps [from, to). Asked in the iteration that
+  // released them, like rejected(); status 0 when the answer was not kept.
+  using refused_run = std::function<void(std::uint64_t first, std::uint64_t end, int status, std::string_view detail)>;
+  virtual void rejected_ordinals(std::uint64_t from, std::uint64_t to, const refused_run& f) const {
+    (void)from;
+    (void)to;
+    (void)f;
   }
   // Ring records freed so far (delivered or dead-lettered), counted from the
   // start: the spool maps them back to its sequence numbers, in ring order.

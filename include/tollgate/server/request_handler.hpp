@@ -89,6 +89,9 @@ struct request_context {
   // ack_ring_end), when they were put there (end 0: they were not): the
   // front door asks the output whether any of them was refused upstream.
   std::uint64_t ack_ring_begin = 0;
+  // With a spool (ack_wait::spool_delivered): the request's first sequence
+  // number (its last is ack_position), to tell refused events from delivered.
+  std::uint64_t ack_first_seq = 0;
   std::uint64_t ack_ring_end = 0;
   int ack_status = 0;
   ack_wait wait = ack_wait::ring_released;

@@ -27,6 +27,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tollgate/base/result.hpp"
@@ -92,6 +93,23 @@ class driver final : public reactor::component {
   // The output's count of ring records freed so far (records_released()),
   // read at every poll.
   void follow(std::function<std::uint64_t()> released_total) { released_total_ = std::move(released_total); }
+  // What the output refused of the records it released, by release ordinal
+  // (output::shard_output::rejected_ordinals): lookup(from, to, f) calls
+  // f(first, end, status, detail) for each refused run overlapping [from, to).
+  using refused_run = std::function<void(std::uint64_t first, std::uint64_t end, int status, std::string_view detail)>;
+  using refusal_lookup = std::function<void(std::uint64_t from, std::uint64_t to, const refused_run& f)>;
+  void follow_refusals(refusal_lookup lookup) { refusals_ = std::move(lookup); }
+  // Whether events of this shard's own directory with sequence numbers
+  // first..last were refused by the destination (dead-lettered) rather than
+  // delivered: the first refusal's status and detail (status 0: not kept),
+  // and how many of them. Bounded: the oldest refusals are folded into one
+  // range that is answered as refused, never as delivered.
+  struct refusal_note {
+    int status = 0;
+    std::string_view detail;
+    std::uint64_t events = 0;
+  };
+  std::optional<refusal_note> refused(std::uint64_t first, std::uint64_t last) const;
   void on_cqe(const reactor::tag& t, const io_uring_cqe& cqe) override;
   // Once per iteration: count what the output freed, refill the ring from
   // disk, start a write and a sync when due.
@@ -142,6 +160,17 @@ class driver final : public reactor::component {
   segment_reader reader_;
   ledger ledger_;                 // ring contents, oldest first
   std::function<std::uint64_t()> released_total_;
+  refusal_lookup refusals_;
+  struct refused_seqs {
+    std::uint64_t first = 0, last = 0;
+    int status = 0;
+    std::string detail;
+  };
+  static constexpr std::size_t max_refused = 64;
+  std::deque<refused_seqs> refused_;  // own directory, oldest first
+  bool refused_lost_ = false;         // ranges folded away: [lost_first_, lost_last_] answers "refused"
+  std::uint64_t lost_first_ = 0, lost_last_ = 0;
+  void note_refused(std::uint64_t first, std::uint64_t last, int status, std::string_view detail);
   std::uint64_t released_seen_ = 0;
 
   // overflow: the next record to copy into the ring is (directory cur_dir_,

@@ -18,11 +18,13 @@ class ledger {
   // A record of directory `dir` with sequence number `seq` went into the ring
   // (after every record pushed before it).
   void push(std::uint32_t dir, std::uint64_t seq);
-  // The oldest `n` records left the ring: calls delivered(dir, seq) with the
-  // highest sequence number delivered per run touched, oldest first. Returns
-  // how many of the n the ledger did not hold (0 unless the ring and the
-  // ledger disagree, which is a bug worth a log line).
-  std::uint64_t release(std::uint64_t n, const std::function<void(std::uint32_t dir, std::uint64_t seq)>& delivered);
+  // The oldest `n` records left the ring: calls delivered(dir, first, last)
+  // for each piece of a run they cover (sequence numbers first..last, in
+  // ring order, oldest first). Returns how many of the n the ledger did not
+  // hold (0 unless the ring and the ledger disagree, which is a bug worth a
+  // log line).
+  std::uint64_t release(std::uint64_t n,
+                        const std::function<void(std::uint32_t dir, std::uint64_t first, std::uint64_t last)>& delivered);
 
   bool empty() const noexcept { return runs_.empty(); }
   // Records held (for tests and the shutdown report).

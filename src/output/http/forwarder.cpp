@@ -135,6 +135,7 @@ struct forwarder::impl {
   std::string request;      // request being built (buffers rotate through the links)
   std::string dead;         // dead-letter lines being built
   rejection_log rejections; // dead-lettered ranges, for --ack upstream's answers
+  rejection_log refused_ordinals;  // the same by record ordinal, for the spool
   int auth_failures = 0;
   bool closing = false;
   bool news = false;        // a link has news for the next poll
@@ -228,6 +229,14 @@ struct forwarder::impl {
               {{"shard", shard}, {"events", b.events}, {"status", status}, {"detail", detail}});
     m.events_dead_lettered.add(b.events);
     rejections.add(b.begin, b.end, b.events, status, detail);
+    // Its records' ordinals: those released so far, then every record of the
+    // batches before it (the queue holds what is not released, in ring order).
+    std::uint64_t first = queue.released();
+    for (const batch& x : queue.batches()) {
+      if (&x == &b) break;
+      first += x.events;
+    }
+    refused_ordinals.add(first, first + b.events, b.events, status, detail);
     b.st = batch::state::done;
   }
 
@@ -359,6 +368,7 @@ void forwarder::poll(std::uint64_t now_ms) {
   impl& f = *impl_;
   f.now = now_ms;
   f.rejections.prune(f.events.read_begin());
+  f.refused_ordinals.prune(f.queue.released());
   if (f.closing) return;
   if (f.news) {
     f.take_news();
@@ -398,6 +408,10 @@ long forwarder::wakeup_in_us(std::uint64_t now_ms) const {
 }
 
 std::uint64_t forwarder::records_released() const { return impl_->queue.released(); }
+
+void forwarder::rejected_ordinals(std::uint64_t from, std::uint64_t to, const refused_run& f) const {
+  impl_->refused_ordinals.each(from, to, f);
+}
 
 std::optional<output::rejection> forwarder::rejected(std::uint64_t begin, std::uint64_t end) const {
   return impl_->rejections.find(begin, end);

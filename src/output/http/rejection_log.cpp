@@ -61,4 +61,14 @@ std::optional<output::rejection> rejection_log::find(std::uint64_t begin, std::u
   return r;
 }
 
+void rejection_log::each(std::uint64_t begin, std::uint64_t end, const output::shard_output::refused_run& f) const {
+  for (std::size_t i = 0; i < count_; ++i) {
+    const entry& e = entries_[i];
+    if (overlaps(begin, end, e.begin, e.end)) f(e.begin, e.end, e.status, {e.detail, e.detail_len});
+  }
+  if (lost_ && overlaps(begin, end, lost_begin_, lost_end_)) {
+    f(lost_begin_, lost_end_, 0, "too many refusals at once to keep each one's answer");
+  }
+}
+
 }  // namespace tg::upstream

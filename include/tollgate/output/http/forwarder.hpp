@@ -84,6 +84,7 @@ class forwarder final : public output::shard_output {
 
   std::uint64_t records_released() const override;
   std::optional<output::rejection> rejected(std::uint64_t begin, std::uint64_t end) const override;
+  void rejected_ordinals(std::uint64_t from, std::uint64_t to, const refused_run& f) const override;
   bool idle() const override;
   std::uint64_t events_left() const override;
   void close() override;

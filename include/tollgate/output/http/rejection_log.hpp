@@ -30,6 +30,9 @@ class rejection_log {
   // The refusals that overlap [begin, end): the first one's status and
   // detail, and every one's events.
   std::optional<output::rejection> find(std::uint64_t begin, std::uint64_t end) const noexcept;
+  // Every refused range overlapping [begin, end), with its own bounds; the
+  // lost hull (status 0) too when it overlaps.
+  void each(std::uint64_t begin, std::uint64_t end, const output::shard_output::refused_run& f) const;
   std::size_t size() const noexcept { return count_; }
 
  private:
