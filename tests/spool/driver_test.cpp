@@ -720,3 +720,27 @@ TEST_CASE("after a damaged record is quarantined the replay skips its sequence n
   }
   CHECK(spool_test::exists(files[1].path + ".corrupt"));  // the evidence stays
 }
+
+TEST_CASE("refusals the output reports by release ordinal become the sequence numbers they had") {
+  temp_dir d;
+  shard_sim sh(0, {0}, settings_for(d));
+  // The output refused the 3rd and 4th records it released (ordinals 2 and 3).
+  sh.driver.follow_refusals([](std::uint64_t from, std::uint64_t to, const spool_driver::refused_run& f) {
+    if (from < 4 && 2 < to) f(2, 4, 400, "subject is missing");
+  });
+  sh.start();
+  std::vector<std::string> evs;
+  for (int i = 1; i <= 6; ++i) evs.push_back(event(i));
+  REQUIRE(sh.ingest(evs) == 6);
+  REQUIRE(sh.pump_until_received(6));
+  sh.step();  // the driver sees what was freed
+  CHECK(sh.driver.delivered_seq() == 6);
+  const auto r = sh.driver.refused(1, 6);
+  REQUIRE(r);
+  CHECK(r->status == 400);
+  CHECK(r->detail == "subject is missing");
+  CHECK(r->events == 2);
+  CHECK(sh.driver.refused(3, 3));
+  CHECK_FALSE(sh.driver.refused(1, 2));  // delivered, not refused
+  CHECK_FALSE(sh.driver.refused(5, 6));
+}
