@@ -112,6 +112,9 @@ def test_limits():
         m = g.metrics()
         assert metric(m, "tollgate_http_errors_total", kind="head_too_large") == 2, m
         assert metric(m, "tollgate_http_errors_total", kind="body_too_large") == 3, m
+        # A slow head and a slow body are told apart (issue 16: a slow body was counted as header_timeout).
+        assert metric(m, "tollgate_http_errors_total", kind="header_timeout") == 1, m
+        assert metric(m, "tollgate_http_errors_total", kind="body_timeout") == 1, m
         assert metric(m, "tollgate_ingest_rejected_total", reason="too_many_events") == 1, m
         assert metric(m, "tollgate_idle_timeouts_total") >= 2, m
         g.stop()
