@@ -158,10 +158,14 @@ bool validator::impl::run_array(sj::document& doc, std::vector<event_ref>& event
     if (check.failed()) return fail_event(index, true, err);
     // The iterator now stands on the ',' or ']' after the event: its '}' is
     // the last byte before that, white space aside.
+    // In a body cut short (no closing brackets) stage 1 may leave the
+    // iterator nowhere past the event: that is incomplete JSON, and the walk
+    // back must not leave the event's own bytes (found by fuzzing).
     const char* next = trailing(doc);
-    if (next == nullptr) return fail_json(&doc, simdjson::INCOMPLETE_ARRAY_OR_OBJECT, err);
+    if (next == nullptr || next <= tok.data()) return fail_json(&doc, simdjson::INCOMPLETE_ARRAY_OR_OBJECT, err);
     const char* close = next - 1;
-    while (detail::is_ws(*close)) --close;
+    while (close > tok.data() && detail::is_ws(*close)) --close;
+    if (*close != '}') return fail_json(&doc, simdjson::INCOMPLETE_ARRAY_OR_OBJECT, err);
     ev.end = offset(close) + 1;
     ++index;
   }

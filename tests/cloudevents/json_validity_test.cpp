@@ -283,3 +283,18 @@ TEST_CASE("everything the validator accepts parses with both reference parsers (
   CHECK(valid < corpus.size() * 9 / 10);
   CHECK(accepted > corpus.size() / 10);
 }
+
+TEST_CASE("validator refuses a batch cut short after an event's last member, whatever the padding (fuzz finding)") {
+  // The fuzzer's input: a batch whose last event and the array never close.
+  const std::string body =
+      "[\n  {\n    \"specversion\": \"1.0\",\n    \"id\": \"1\",\n    \"source\": \"c\",\n    \"type\": \"a\",\n"
+      "    \"subject\": \"t\",\n \"data\": { \"k\": [ \"v\"]\n";
+  namespace t = tg::cloudevents::test;
+  for (std::string_view pad : {t::hostile_padding, t::zero_padding, std::string_view("}")}) {
+    for (media_type mt : {media_type::batch, media_type::json}) {
+      const t::outcome r = t::run(body, mt, api::v1, {}, pad);
+      CHECK_FALSE(r.ok);
+      CHECK(r.events.empty());
+    }
+  }
+}
