@@ -276,7 +276,9 @@ def test_every_204_survives_sigkill_with_ack_durable_and_a_spool():
         try:
             load = Load(g.port, "kill")
             try:
-                wait_for(lambda: len(load.acked) >= 400, timeout=20, what="durable acks")
+                # Enough 204s that some were surely in flight to the broker at the kill;
+                # a bound on the wait, not a timing: a loaded machine syncs slowly.
+                wait_for(lambda: len(load.acked) >= 200, timeout=60, what="durable acks")
             finally:
                 g.kill()
                 acked = load.stop()
