@@ -31,6 +31,34 @@ void split_host_port(const std::string& hp, std::string& host, std::string& port
   host = hp.substr(0, colon);
   port = hp.substr(colon + 1);
 }
+// SO_REUSEPORT lets any socket of the same user that sets it too join the
+// group on a port, and then the kernel hands it a share of our clients: a
+// second tollgate started by mistake on the same --listen, or another server
+// that happened to pick this port. So before the group is bound, one socket
+// without SO_REUSEPORT must be able to bind the address: it cannot while
+// anyone listens there. SO_REUSEADDR keeps connections in TIME_WAIT from a
+// previous run from failing the check. Port 0 needs no check: the kernel
+// never picks a port a listener holds.
+void check_address_free(const sockaddr_storage& addr, socklen_t addr_len, int family, const std::string& host_port) {
+  const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  const int rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), addr_len);
+  const int e = errno;
+  ::close(fd);
+  if (rc == 0) return;
+  if (e == EADDRINUSE) {
+    throw std::runtime_error("cannot listen on " + host_port +
+                             ": another process is listening there (with SO_REUSEPORT it would share our clients)");
+  }
+  throw std::runtime_error("cannot listen on " + host_port + ": " + std::strerror(e));
+}
+
+unsigned short port_of(const sockaddr_storage& a, int family) {
+  return family == AF_INET6 ? ntohs(reinterpret_cast<const sockaddr_in6*>(&a)->sin6_port)
+                            : ntohs(reinterpret_cast<const sockaddr_in*>(&a)->sin_port);
+}
 }  // namespace
 
 std::vector<int> bind_listeners(const std::string& host_port, unsigned count, unsigned short& port_out) {
@@ -48,6 +76,7 @@ std::vector<int> bind_listeners(const std::string& host_port, unsigned count, un
   std::memcpy(&addr, res->ai_addr, res->ai_addrlen);
   const int family = res->ai_family;
   ::freeaddrinfo(res);
+  if (port_of(addr, family) != 0) check_address_free(addr, addr_len, family, host_port);
 
   std::vector<int> fds;
   for (unsigned i = 0; i < count; ++i) {
@@ -70,8 +99,7 @@ std::vector<int> bind_listeners(const std::string& host_port, unsigned count, un
       sockaddr_storage bound{};
       socklen_t len = sizeof bound;
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-      const unsigned short p = family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
-                                                  : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+      const unsigned short p = port_of(bound, family);
       port_out = p;
       if (family == AF_INET6) reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = htons(p);
       else reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(p);

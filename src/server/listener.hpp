@@ -10,7 +10,8 @@ namespace tg::server {
 
 // Binds `count` sockets on HOST:PORT ("127.0.0.1:4196", "[::1]:4196",
 // "0.0.0.0:0"). With port 0 the first socket picks a port and the others take
-// the same one. Throws std::runtime_error with the reason.
+// the same one. A port another process listens on is refused, even one that
+// set SO_REUSEPORT too. Throws std::runtime_error with the reason.
 std::vector<int> bind_listeners(const std::string& host_port, unsigned count, unsigned short& port_out);
 
 }  // namespace tg::server

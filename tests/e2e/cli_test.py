@@ -105,6 +105,18 @@ def test_bad_flags_exit_2():
     assert r.returncode == 2, r
 
 
+def test_a_port_another_process_listens_on_is_refused_even_with_so_reuseport():
+    # SO_REUSEPORT would let a second tollgate (or any server of the same user
+    # that sets it) join the first one's port and take a share of its clients.
+    with Gateway() as first:
+        r = run(["--listen", "127.0.0.1:%d" % first.port, "--upstream", "file:/dev/null"])
+        assert r.returncode == 2, (r.returncode, r.stderr)
+        assert b"another process is listening there" in r.stderr, r.stderr
+        assert b"listening" not in r.stderr.replace(b"is listening there", b""), r.stderr
+        assert first.request("GET", "/healthz").status == 200
+        first.stop()
+
+
 def test_env_and_precedence():
     with Gateway("--shards", "1", output=None,
                  env={"TOLLGATE_SHARDS": "2", "OPENMETER_URL": "file:/dev/null"}) as g:
