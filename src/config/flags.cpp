@@ -475,9 +475,12 @@ std::string help_text() {
       "Each flag can also be set through the environment variable shown; the command line wins.\n"
       "\n";
   for (const flag& f : table()) {
-    std::string line = "  --" + std::string(f.name);
-    if (*f.meta) line += " " + std::string(f.meta);
-    out += line + "\n      " + f.help + "\n      [env " + f.env + "; default: " + f.def + "]\n";
+    // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on the
+    // chain of temporaries `a + b + ...` builds here.
+    out.append("  --").append(f.name);
+    if (*f.meta) out.append(" ").append(f.meta);
+    out.append("\n      ").append(f.help).append("\n      [env ").append(f.env).append("; default: ");
+    out.append(f.def).append("]\n");
   }
   out +=
       "  --help\n      Show this text.\n"
