@@ -175,7 +175,8 @@ def median_rows(runs):
     rows = []
     for key in sorted(groups, key=lambda g: (-g[0], g[1] != "HTTP → tollgate-sink", g[1], g[2] != "before")):
         g = sorted(groups[key], key=lambda r: r["events_per_cpu_s"])
-        rows.append(dict(g[len(g) // 2], errors=sum(r["errors"] for r in g), dead=sum(r["dead"] for r in g)))
+        rows.append(dict(g[len(g) // 2], errors=sum(r["errors"] for r in g), dead=sum(r["dead"] for r in g),
+                         best=g[-1]["events_per_cpu_s"], worst=g[0]["events_per_cpu_s"]))
     return rows
 
 
@@ -277,16 +278,17 @@ def main():
            "tollgate's utime + stime, librdkafka's threads included, from the start of the load until every "
            "accepted event was delivered. Load average %.2f at start, %.2f at end." % (
                cmd, cpus["tollgate"], args.connections, args.duration, cpus["other"], load0[0], load1[0]), "",
-           "| body | output | tollgate | events / tollgate CPU-s | events/s | bytes sent per event | message bytes per event |",
-           "|---|---|---|---:|---:|---:|---:|"]
+           "| body | output | tollgate | events / tollgate CPU-s | range over the rounds | events/s | bytes sent per event | message bytes per event |",
+           "|---|---|---|---:|---:|---:|---:|---:|"]
     if args.rounds > 1:
-        out[3] += " Each row: the median of %d rounds (rows of one round run one after another)." % args.rounds
+        out[3] += " Each row: the median of %d rounds and their range (the rows of one round run one after another)." % args.rounds
     for r in rows:
         body = "%d-event batch" % r["k"] if r["k"] != 1 else "single event"
         who = "—" if r["kind"] == "http" else ("before (%s)" % args.before if r["who"] == "before" else "after (this build)")
         sent = "%.0f" % r["sent_bytes_per_event"] if "sent_bytes_per_event" in r else "—"
         msg = "%.0f" % r["message_bytes_per_event"] if "message_bytes_per_event" in r else "—"
-        out.append("| %s | %s | %s | %s | %s | %s | %s |" % (body, r["label"], who, "{:,.0f}".format(r["events_per_cpu_s"]),
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (body, r["label"], who, "{:,.0f}".format(r["events_per_cpu_s"]),
+                                                        "{:,.0f}-{:,.0f}".format(r["worst"], r["best"]),
                                                         "{:,.0f}".format(r["events_per_s"]), sent, msg))
     if sharing:
         out += ["", "Producer sharing (`bench/output/kafka/producer_bench`, two threads, 200,000 messages each, "
