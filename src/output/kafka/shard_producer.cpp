@@ -50,7 +50,7 @@ void install_callbacks(rd_kafka_conf_t* conf) {
 
 shard_producer::shard_producer(unsigned shard, const shared_settings& s, client c, reactor::uring& ring,
                                ring::event_ring& events, probe& m)
-    : shard_(shard), s_(s), ring_(ring), events_(events), m_(m), tracker_(s.max_in_flight),
+    : shard_(shard), s_(s), ring_(ring), events_(events), m_(m), tracker_(s.max_in_flight), values_(s.max_in_flight),
       bo_(s.retry_initial_ms, s.retry_max_ms, 0x9e3779b97f4a7c15ull ^ (shard * 0x100000001b3ull) ^ monotonic_ns()) {
   efd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);  // librdkafka requires a non-blocking fd
   if (efd_ < 0) throw std::system_error(errno, std::generic_category(), "kafka: eventfd");

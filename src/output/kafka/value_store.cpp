@@ -8,11 +8,15 @@
 
 namespace tg::kafka {
 
-value_store::value_store(std::size_t chunk_bytes) : chunk_bytes_(chunk_bytes) {
-  if (chunk_bytes == 0) throw std::invalid_argument("value_store: chunk size 0");
+value_store::value_store(std::size_t in_flight, std::size_t chunk_bytes)
+    : chunk_bytes_(chunk_bytes), index_(in_flight) {
+  if (chunk_bytes == 0 || in_flight == 0) throw std::invalid_argument("value_store: size 0");
 }
 
 std::string_view value_store::put(std::uint64_t seq, std::string_view bytes) {
+  stored& slot = index_[seq % index_.size()];
+  // Still valid: the chunk holding it is not freed while `seq` is unreleased.
+  if (slot.seq == seq) return slot.bytes;
   if (chunks_.empty() || chunks_.back().size - chunks_.back().used < bytes.size()) {
     // A value larger than a chunk gets a chunk of its own size.
     const std::size_t n = std::max(chunk_bytes_, bytes.size());
@@ -23,7 +27,8 @@ std::string_view value_store::put(std::uint64_t seq, std::string_view bytes) {
   if (!bytes.empty()) std::memcpy(at, bytes.data(), bytes.size());
   c.used += bytes.size();
   c.max_seq = std::max(c.max_seq, seq);
-  return {at, bytes.size()};
+  slot = {seq, {at, bytes.size()}};
+  return slot.bytes;
 }
 
 void value_store::release_below(std::uint64_t first_in_flight) {
