@@ -284,7 +284,8 @@ def main():
         out[3] += " Each row: the median of %d rounds and their range (the rows of one round run one after another)." % args.rounds
     for r in rows:
         body = "%d-event batch" % r["k"] if r["k"] != 1 else "single event"
-        who = "—" if r["kind"] == "http" else ("before (%s)" % args.before if r["who"] == "before" else "after (this build)")
+        who = "—" if r["kind"] == "http" else ("before (%s)" % args.before if r["who"] == "before" else
+                                               "after (this build)" if args.before else "this build")
         sent = "%.0f" % r["sent_bytes_per_event"] if "sent_bytes_per_event" in r else "—"
         msg = "%.0f" % r["message_bytes_per_event"] if "message_bytes_per_event" in r else "—"
         out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (body, r["label"], who, "{:,.0f}".format(r["events_per_cpu_s"]),
