@@ -25,18 +25,21 @@ client::client(const rd_kafka_conf_t* tmpl, const std::string& topic, unsigned s
     rk_ = nullptr;
     throw std::runtime_error("kafka: topic \"" + topic + "\": " + why);
   }
+  rkqu_ = rd_kafka_queue_get_main(rk_);
 }
 
 client::~client() { destroy(); }
 
 client::client(client&& o) noexcept
-    : rk_(std::exchange(o.rk_, nullptr)), rkt_(std::exchange(o.rkt_, nullptr)), target_(std::move(o.target_)) {}
+    : rk_(std::exchange(o.rk_, nullptr)), rkt_(std::exchange(o.rkt_, nullptr)), rkqu_(std::exchange(o.rkqu_, nullptr)),
+      target_(std::move(o.target_)) {}
 
 client& client::operator=(client&& o) noexcept {
   if (this != &o) {
     destroy();
     rk_ = std::exchange(o.rk_, nullptr);
     rkt_ = std::exchange(o.rkt_, nullptr);
+    rkqu_ = std::exchange(o.rkqu_, nullptr);
     target_ = std::move(o.target_);
   }
   return *this;
@@ -46,6 +49,8 @@ void client::destroy() noexcept {
   if (rk_ == nullptr) return;
   if (target_) target_->self = nullptr;
   rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
+  if (rkqu_ != nullptr) rd_kafka_queue_destroy(rkqu_);  // our reference; before the producer
+  rkqu_ = nullptr;
   if (rkt_ != nullptr) rd_kafka_topic_destroy(rkt_);
   rkt_ = nullptr;
   rd_kafka_destroy(rk_);

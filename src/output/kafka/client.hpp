@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// One librdkafka producer and its topic handle, owned by one shard. Its
-// callbacks find the shard through a target that the producer's opaque
-// points to; the shard clears the target before it lets go of a producer, so
-// a callback served after that (during a destroy) touches nothing.
+// One librdkafka producer, its topic handle and its main queue (where
+// delivery reports, statistics and errors arrive as events), owned by one
+// shard. Its log callback finds the shard through a target that the
+// producer's opaque points to; the shard clears the target before it lets go
+// of a producer, so nothing served after that (during a destroy) touches it.
 #pragma once
 
 #include <librdkafka/rdkafka.h>
@@ -32,6 +33,7 @@ class client {
 
   rd_kafka_t* rk() const noexcept { return rk_; }
   rd_kafka_topic_t* topic() const noexcept { return rkt_; }
+  rd_kafka_queue_t* queue() const noexcept { return rkqu_; }
   callback_target& target() noexcept { return *target_; }
   explicit operator bool() const noexcept { return rk_ != nullptr; }
 
@@ -43,6 +45,7 @@ class client {
  private:
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_topic_t* rkt_ = nullptr;
+  rd_kafka_queue_t* rkqu_ = nullptr;
   std::unique_ptr<callback_target> target_;
 };
 

@@ -22,23 +22,6 @@
 namespace tg::kafka {
 namespace {
 
-shard_producer* self_of(void* opaque) {
-  return opaque != nullptr ? static_cast<callback_target*>(opaque)->self : nullptr;
-}
-
-void dr_cb(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
-  if (shard_producer* p = self_of(opaque)) p->on_delivery(*msg);
-}
-
-int stats_cb(rd_kafka_t*, char* json, size_t len, void* opaque) {
-  if (shard_producer* p = self_of(opaque)) p->on_stats({json, len});
-  return 0;  // librdkafka frees the JSON
-}
-
-void error_cb(rd_kafka_t*, int err, const char* reason, void* opaque) {
-  if (shard_producer* p = self_of(opaque)) p->on_error(static_cast<rd_kafka_resp_err_t>(err), reason);
-}
-
 // From librdkafka's own threads: tollgate's logger is thread-safe (one
 // write per line). librdkafka never puts configuration values in its logs
 // unless `debug` asks for them.
@@ -57,15 +40,17 @@ void log_cb(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
 }  // namespace
 
 void install_callbacks(rd_kafka_conf_t* conf) {
-  rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-  rd_kafka_conf_set_stats_cb(conf, stats_cb);
-  rd_kafka_conf_set_error_cb(conf, error_cb);
+  // Delivery reports, statistics and errors as events on the main queue,
+  // served in batches by serve(): one call hands over up to a few hundred
+  // reports, where a delivery callback costs a call per message
+  // (bench/output/kafka/floor_bench.cpp, bench/RESULTS.md).
+  rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_STATS | RD_KAFKA_EVENT_ERROR);
   rd_kafka_conf_set_log_cb(conf, log_cb);
 }
 
 shard_producer::shard_producer(unsigned shard, const shared_settings& s, client c, reactor::uring& ring,
                                ring::event_ring& events, probe& m)
-    : shard_(shard), s_(s), ring_(ring), events_(events), m_(m), tracker_(s.max_in_flight),
+    : shard_(shard), s_(s), ring_(ring), events_(events), m_(m), tracker_(s.max_in_flight), values_(s.max_in_flight),
       bo_(s.retry_initial_ms, s.retry_max_ms, 0x9e3779b97f4a7c15ull ^ (shard * 0x100000001b3ull) ^ monotonic_ns()) {
   efd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);  // librdkafka requires a non-blocking fd
   if (efd_ < 0) throw std::system_error(errno, std::generic_category(), "kafka: eventfd");
@@ -85,9 +70,7 @@ void shard_producer::attach(client c) {
   // element is enqueued on the empty main queue: delivery reports, errors
   // and statistics all land there.
   static const std::uint64_t one = 1;
-  rd_kafka_queue_t* q = rd_kafka_queue_get_main(client_.rk());
-  rd_kafka_queue_io_event_enable(q, efd_, &one, sizeof one);
-  rd_kafka_queue_destroy(q);  // our reference only; the queue lives with the producer
+  rd_kafka_queue_io_event_enable(client_.queue(), efd_, &one, sizeof one);
   fired_ = true;              // anything queued before the fd was set raises no event
 }
 
@@ -120,7 +103,30 @@ void shard_producer::serve() {
   }
   now_ns_ = monotonic_ns();
   queue_full_ = false;  // reports free room; if not, the next produce says so again
-  rd_kafka_poll(client_.rk(), 0);
+  // Everything queued now, without waiting (timeout 0). A bound on events
+  // per call keeps one iteration short when a large backlog of reports is
+  // waiting; what is left raises the eventfd again (fired_ stays set).
+  constexpr int max_events = 64;
+  const rd_kafka_message_t* batch[256];
+  for (int n = 0; n < max_events; ++n) {
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(client_.queue(), 0);
+    if (ev == nullptr) return;
+    switch (rd_kafka_event_type(ev)) {
+      case RD_KAFKA_EVENT_DR:
+        for (std::size_t k; (k = rd_kafka_event_message_array(ev, batch, 256)) > 0;) {
+          for (std::size_t i = 0; i < k; ++i) on_delivery(*batch[i]);
+        }
+        break;
+      case RD_KAFKA_EVENT_STATS: on_stats(rd_kafka_event_stats(ev)); break;
+      case RD_KAFKA_EVENT_ERROR:
+        on_error(rd_kafka_event_error_is_fatal(ev) ? RD_KAFKA_RESP_ERR__FATAL : rd_kafka_event_error(ev),
+                 rd_kafka_event_error_string(ev));
+        break;
+      default: break;
+    }
+    rd_kafka_event_destroy(ev);
+  }
+  fired_ = true;  // the bound was reached: serve the rest on the next iteration
 }
 
 void shard_producer::poll(std::uint64_t now_ms) {
@@ -128,7 +134,10 @@ void shard_producer::poll(std::uint64_t now_ms) {
   if (closing_) return;
   if (fired_) serve();
   if (fatal_) restart();
-  if (auto upto = tracker_.pop_done()) events_.release(*upto);
+  if (auto upto = tracker_.pop_done()) {
+    events_.release(*upto);
+    values_.release_below(tracker_.first());
+  }
   // One clock read each per iteration with something to produce: every
   // message of the iteration carries the same ingested_at.
   ring::event_ring::record rec;
@@ -202,10 +211,16 @@ bool shard_producer::produce(std::uint64_t seq, std::span<const char> bytes) {
     return true;
   }
   const message& mm = msg.value();
+  // No RD_KAFKA_MSG_F_COPY: librdkafka points at the value in values_, which
+  // keeps it until the ring is released past `seq` (the key and the headers
+  // are copied by librdkafka whatever the flags). The partition is
+  // librdkafka's consistent partitioner's (CRC32 of the key), as OpenMeter's
+  // own producer places it: deduplication needs every copy of an event on
+  // one partition (docs/kafka.md, "Partitions").
+  const std::string_view value = values_.put(seq, mm.value);
   const rd_kafka_resp_err_t err = rd_kafka_producev(
       client_.rk(), RD_KAFKA_V_RKT(client_.topic()), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_VALUE(const_cast<char*>(mm.value.data()), mm.value.size()),
+      RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
       RD_KAFKA_V_KEY(mm.key.data(), mm.key.size()), RD_KAFKA_V_TIMESTAMP(mm.timestamp_ms),
       RD_KAFKA_V_HEADER("namespace", s_.ns.data(), static_cast<ssize_t>(s_.ns.size())),
       RD_KAFKA_V_HEADER("specversion", mm.specversion.data(), static_cast<ssize_t>(mm.specversion.size())),
@@ -334,7 +349,9 @@ void shard_producer::restart() {
   stats_ = {};
   client old = std::move(client_);
   old.target().self = nullptr;
-  retired_.emplace_back([c = std::move(old)]() mutable { c.destroy(); });
+  // Its threads may read message values until it is gone: the chunks they
+  // point into live until then.
+  retired_.emplace_back([c = std::move(old), keep = values_.share()]() mutable { c.destroy(); });
   attach(std::move(fresh));
   m_.restarts.add();
   // Every record not yet acknowledged goes again through the new producer.

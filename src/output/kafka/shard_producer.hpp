@@ -4,7 +4,7 @@
 // shard learns of delivery reports through an eventfd that librdkafka writes
 // when its main queue becomes non-empty (rd_kafka_queue_io_event_enable),
 // watched by a poll on the shard's io_uring, and then serves the queue with
-// rd_kafka_poll(rk, 0), which never waits. Nothing here calls a librdkafka
+// rd_kafka_queue_poll(queue, 0), which never waits. Nothing here calls a librdkafka
 // function that blocks, except at shutdown (destroying the producer).
 // Lives on its shard's thread.
 #pragma once
@@ -22,6 +22,7 @@
 #include "tollgate/output/kafka/message.hpp"
 #include "tollgate/output/kafka/probe.hpp"
 #include "tollgate/output/kafka/release_tracker.hpp"
+#include "tollgate/output/kafka/value_store.hpp"
 #include "tollgate/output/output.hpp"
 
 namespace tg::kafka {
@@ -64,7 +65,7 @@ class shard_producer final : public output::shard_output {
   std::uint64_t events_left() const override;
   void close() override;
 
-  // ---- librdkafka's callbacks, served inside rd_kafka_poll() on this thread ----
+  // ---- librdkafka's events, served by serve() on this thread ----
   void on_delivery(const rd_kafka_message_t& msg);
   void on_stats(std::string_view json);
   void on_error(rd_kafka_resp_err_t err, const char* reason);
@@ -103,6 +104,7 @@ class shard_producer final : public output::shard_output {
   bool closing_ = false;
   encoder enc_;
   release_tracker tracker_;
+  value_store values_;                // message values while librdkafka points at them
   std::uint64_t cursor_ = 0;          // ring position of the next record never produced
   std::deque<retry> retries_;
   upstream::backoff bo_;

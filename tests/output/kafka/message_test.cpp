@@ -192,3 +192,30 @@ TEST_CASE("white space around members and values is allowed anywhere the validat
                            "\"subject\":\"customer-1\",\"time\" :\"2023-11-14T22:13:20Z\" , \"data\" : 7 \r\n} ";
   CHECK(encode_ok(json).value == value_with_data("7"));
 }
+
+TEST_CASE("an escape or a closing quote at any offset of a long string is found, in members and inside data") {
+  // The scanner looks at sixteen bytes at a time while sixteen are left, then
+  // byte by byte: every offset, on both sides of that edge and across it.
+  encoder enc;
+  for (std::size_t n = 0; n <= 40; ++n) {
+    for (std::size_t pos = 0; pos <= n; ++pos) {
+      const std::string left(pos, 'a'), right(n - pos, 'b');
+      // A subject holding an escaped quote at `pos`, and data holding a
+      // string with an escaped backslash at `pos`.
+      const std::string json = R"({"specversion":"1.0","id":"e1","source":"svc","type":"t","subject":")" + left +
+                               R"(\")" + right + R"(","time":"2023-11-14T22:13:20Z","data":{"k":")" + left +
+                               R"(\\)" + right + R"(","n":1}})";
+      auto r = enc.encode(json, "default");
+      REQUIRE_MESSAGE(r.has_value(), "n=" << n << " pos=" << pos);
+      const std::string expect = R"({"id":"e1","type":"t","source":"svc","subject":")" + left + R"(\")" + right +
+                                 R"(","time":1700000000,"data":"{\"k\":\")" + left + R"(\\\\)" + right +
+                                 R"(\",\"n\":1}"})";
+      CHECK_MESSAGE(std::string(r->value) == expect, "n=" << n << " pos=" << pos);
+    }
+    // And a plain string of that length, ending where the scan switches.
+    const std::string plain(n, 'c');
+    auto r = enc.encode(event("2023-11-14T22:13:20Z", "", "\"" + plain + "\""), "default");
+    REQUIRE(r.has_value());
+    CHECK(std::string(r->key) == "default-svc-" + plain);
+  }
+}
