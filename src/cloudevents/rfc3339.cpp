@@ -38,9 +38,37 @@ unsigned days_in_month(unsigned y, unsigned m) noexcept {
   return m == 2 && leap(y) ? 29 : days[m - 1];
 }
 
+// Two ASCII digits read as a big-endian 16-bit number: once both are known to
+// be digits, comparing these compares the numbers ("09" < "10" < "12").
+constexpr std::uint32_t pair(const char* p) noexcept {
+  return static_cast<std::uint32_t>(static_cast<unsigned char>(p[0])) << 8 | static_cast<unsigned char>(p[1]);
+}
+
 }  // namespace
 
-bool valid_rfc3339(std::string_view s) noexcept {
+// "YYYY-MM-DDTHH:MM:SS.mmmZ", the form every SDK writes: three loads and a
+// compare per field, no arithmetic unless the day is past the 28th.
+bool rfc3339_millis_utc(std::string_view s) noexcept {
+  if (s.size() != 24) return false;
+  const char* p = s.data();
+  const std::uint64_t w0 = load8(p), w1 = load8(p + 8), w2 = load8(p + 16);
+  constexpr auto at = [](char c, int byte) { return std::uint64_t{static_cast<unsigned char>(c)} << (8 * byte); };
+  // w0 "YYYY-MM-", w1 "DDTHH:MM", w2 ":SS.mmmZ".
+  const bool shape = digits(w0, 0x00ffff00ffffffffull) & digits(w1, 0xffff00ffff00ffffull) &
+                     digits(w2, 0x00ffffff00ffff00ull) &
+                     ((w0 & (at('\xff', 4) | at('\xff', 7))) == (at('-', 4) | at('-', 7))) &
+                     ((w1 & (at('\xff', 2) | at('\xff', 5))) == (at('T', 2) | at(':', 5))) &
+                     ((w2 & (at('\xff', 0) | at('\xff', 3) | at('\xff', 7))) == (at(':', 0) | at('.', 3) | at('Z', 7)));
+  if (!shape) return false;
+  const std::uint32_t month = pair(p + 5), day = pair(p + 8);
+  if (month < pair("01") || month > pair("12") || day < pair("01")) return false;
+  if (day > pair("28") && two(p + 8) > days_in_month(two(p) * 100 + two(p + 2), two(p + 5))) return false;
+  return pair(p + 11) <= pair("23") && pair(p + 14) <= pair("59") && pair(p + 17) <= pair("59");
+}
+
+bool valid_rfc3339(std::string_view s) noexcept { return rfc3339_millis_utc(s) || rfc3339_general(s); }
+
+bool rfc3339_general(std::string_view s) noexcept {
   // The fixed part: "YYYY-MM-DDTHH:MM:SS" is 19 bytes, the shortest zone 1.
   if (s.size() < 20) return false;
   // Checked eight bytes at a time (three loads within the 20 bytes), without
@@ -62,15 +90,6 @@ bool valid_rfc3339(std::string_view s) noexcept {
   if (two(p + 11) > 23 || two(p + 14) > 59 || two(p + 17) > 59) return false;
 
   const std::size_t n = s.size();
-  // The usual shape, milliseconds in UTC (".mmmZ", as the SDKs write it),
-  // in one word rather than the loop below.
-  if (n == 24) {
-    const std::uint64_t w3 = load8(p + 16);  // ":SS.mmmZ"
-    if (digits(w3, 0x00ffffff00000000ull) &&
-        (w3 & (at('\xff', 3) | at('\xff', 7))) == (at('.', 3) | at('Z', 7))) {
-      return true;
-    }
-  }
   std::size_t i = 19;
   if (p[i] == '.') {
     std::size_t first = ++i;

@@ -12,4 +12,9 @@ namespace tg::cloudevents::detail {
 // calendar date, seconds 00-59 (Go rejects a leap second 60).
 bool valid_rfc3339(std::string_view s) noexcept;
 
+// The two halves of valid_rfc3339(), apart for the tests that hold them to
+// each other: the SDKs' form only (a subset), and every form.
+bool rfc3339_millis_utc(std::string_view s) noexcept;
+bool rfc3339_general(std::string_view s) noexcept;
+
 }  // namespace tg::cloudevents::detail
