@@ -84,39 +84,40 @@ bool walker::event(event_ref& ev, api version) noexcept {
       if (!container()) return false;
     } else {
       // A scalar value: the general walk refuses a container anywhere else.
+      // Each case reads only what it needs: id, type and subject are checked
+      // on their first two bytes.
       const bool str = c == '"';
-      const std::string_view s = str ? string_at(v, buf + p[1]) : std::string_view{};
-      const std::string_view t = str ? std::string_view{} : token(v, buf + p[1]);
-      const bool null = c == 'n' && t == "null";
+      const char* next = buf + p[1];
+      auto s = [&] { return string_at(v, next); };
+      auto null = [&] { return c == 'n' && token(v, next) == "null"; };
       switch (a) {
         case a_id: case a_type: case a_subject:
-          if (!str || s.empty()) return false;
+          if (!str || v[1] == '"') return false;  // not a string, or empty
           break;
         case a_source:
-          // A plain name first, 16 bytes at a time: the body is padded.
-          if (!str || !(plain_uri_padded(s) || valid_uri_reference(s))) return false;  // refuses "" too
+          if (!str || !valid_uri_reference(s())) return false;  // refuses "" too
           break;
         case a_specversion:
-          if (!str || (s != "1.0" && s != "0.3")) return false;
+          if (!str || (s() != "1.0" && s() != "0.3")) return false;
           break;
         case a_time:
-          if (null) {
+          if (str && valid_rfc3339(s())) {
+            ev.fix = time_fix::none;
+          } else if (null()) {
             ev.fix = time_fix::replace_null;
             ev.at = static_cast<std::uint32_t>(v - buf);
-          } else if (str && valid_rfc3339(s)) {
-            ev.fix = time_fix::none;
           } else {
             return false;
           }
           break;
         case a_datacontenttype:
-          if (!null && !(str && s == "application/json")) return false;
+          if (str ? s() != "application/json" : !null()) return false;
           break;
         case a_dataschema:
-          if (!null && !(str && !s.empty())) return false;
+          if (str ? s().empty() : !null()) return false;
           break;
         case a_data:
-          if (!null) return false;
+          if (!null()) return false;
           break;
         case a_data_base64:
           return false;
@@ -125,7 +126,9 @@ bool walker::event(event_ref& ev, api version) noexcept {
           for (char kc : key) {
             if (!is_alnum(kc)) return false;
           }
-          if (!str && !literal(t) && !((c == '-' || is_digit(c)) && int32_token(t))) return false;
+          if (str) break;
+          const std::string_view t = token(v, next);
+          if (!literal(t) && !((c == '-' || is_digit(c)) && int32_token(t))) return false;
           break;
         }
       }
