@@ -6,7 +6,6 @@
 
 #include <array>
 #include <cstdint>
-#include <cstring>
 
 #include "json_scan.hpp"
 
@@ -60,26 +59,6 @@ constexpr auto byte_class = [] {
 }();
 
 }  // namespace
-
-bool plain_uri_padded(std::string_view s) noexcept {
-  // Sixteen bytes at a time in the compiler's portable vectors: SSE2 on
-  // x86-64, NEON on arm64, plain words elsewhere.
-  using v16 = unsigned char __attribute__((vector_size(16)));
-  constexpr v16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-  const char* p = s.data();
-  const std::size_t n = s.size();
-  for (std::size_t i = 0; i < n; i += 16) {
-    v16 x;
-    std::memcpy(&x, p + i, 16);
-    v16 bad = (x <= 0x20) | (x == 0x7f) | (x == '%') | (x == ':') | (x == '/') | (x == '?') | (x == '#');
-    const std::size_t left = n - i;
-    if (left < 16) bad &= lane < static_cast<unsigned char>(left);  // bytes past the end do not count
-    std::uint64_t w[2];
-    std::memcpy(w, &bad, 16);
-    if ((w[0] | w[1]) != 0) return false;
-  }
-  return n != 0;
-}
 
 bool valid_uri_reference(std::string_view s) noexcept {
   if (s.empty()) return false;

@@ -14,10 +14,4 @@ namespace tg::cloudevents::detail {
 // <= 0x20 and 0x7f, an unclosed "[" host and a non-numeric port.
 bool valid_uri_reference(std::string_view s) noexcept;
 
-// Whether s is a non-empty plain name (no white space, control character,
-// '%', ':', '/', '?' or '#'), the common `source` that valid_uri_reference()
-// accepts at once. Reads up to 15 bytes past the end: for strings inside a
-// padded body only.
-bool plain_uri_padded(std::string_view s) noexcept;
-
 }  // namespace tg::cloudevents::detail
