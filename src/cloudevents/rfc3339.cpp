@@ -38,41 +38,7 @@ unsigned days_in_month(unsigned y, unsigned m) noexcept {
   return m == 2 && leap(y) ? 29 : days[m - 1];
 }
 
-// Two ASCII digits read as a big-endian 16-bit number: once both are known to
-// be digits, comparing these compares the numbers ("09" < "10" < "12").
-constexpr std::uint32_t pair(const char* p) noexcept {
-  return static_cast<std::uint32_t>(static_cast<unsigned char>(p[0])) << 8 | static_cast<unsigned char>(p[1]);
-}
-
 }  // namespace
-
-// "YYYY-MM-DDTHH:MM:SS.mmmZ", the form every SDK writes. Every byte is held
-// to a range of its own (a digit, a separator, or a tens digit's few values:
-// month 0-1, day 0-3, hour 0-2, minute and second 0-5) with two 16-byte
-// compares in the compiler's portable vectors (SSE2 on x86-64, NEON on arm64);
-// what is left is four two-digit compares, and the calendar past the 28th.
-bool rfc3339_millis_utc(std::string_view s) noexcept {
-  if (s.size() != 24) return false;
-  using v16 = unsigned char __attribute__((vector_size(16)));
-  // Bytes 0-15, then 8-23: each byte b must satisfy b - low <= span.
-  constexpr v16 low0 = {'0', '0', '0', '0', '-', '0', '0', '-', '0', '0', 'T', '0', '0', ':', '0', '0'};
-  constexpr v16 span0 = {9, 9, 9, 9, 0, 1, 9, 0, 3, 9, 0, 2, 9, 0, 5, 9};
-  constexpr v16 low1 = {'0', '0', 'T', '0', '0', ':', '0', '0', ':', '0', '0', '.', '0', '0', '0', 'Z'};
-  constexpr v16 span1 = {3, 9, 0, 2, 9, 0, 5, 9, 0, 5, 9, 0, 9, 9, 9, 0};
-  const char* p = s.data();
-  v16 x0, x1;
-  std::memcpy(&x0, p, 16);
-  std::memcpy(&x1, p + 8, 16);
-  const auto bad = ((x0 - low0) > span0) | ((x1 - low1) > span1);
-  std::uint64_t w[2];
-  std::memcpy(w, &bad, 16);
-  if ((w[0] | w[1]) != 0) return false;
-  const std::uint32_t month = pair(p + 5), day = pair(p + 8);
-  if (month == pair("00") || month > pair("12") || day == pair("00") || pair(p + 11) > pair("23")) return false;
-  return day <= pair("28") || two(p + 8) <= days_in_month(two(p) * 100 + two(p + 2), two(p + 5));
-}
-
-bool valid_rfc3339(std::string_view s) noexcept { return rfc3339_millis_utc(s) || rfc3339_general(s); }
 
 bool rfc3339_general(std::string_view s) noexcept {
   // The fixed part: "YYYY-MM-DDTHH:MM:SS" is 19 bytes, the shortest zone 1.
