@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The fast paths against the general code they shortcut: the body fast path
-// (fast_path.hpp) against the On-Demand walk, and the SDKs' RFC 3339 form
-// against the general time check. A fast path may decline anything; whatever
-// it accepts, the general code must accept too.
+// (fast_path.hpp) against the On-Demand walk, the SDKs' RFC 3339 form against
+// the general time check, the plain-name source against the full URI check. A
+// fast path may decline anything; whatever it accepts, the general code must.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -11,6 +11,7 @@
 #include "fast_path.hpp"
 #include "rfc3339.hpp"
 #include "test_util.hpp"
+#include "uri_ref.hpp"
 
 using namespace tg::cloudevents;
 using test::E;
@@ -223,4 +224,35 @@ TEST_CASE("the SDKs' RFC 3339 form agrees with the general time check") {
   CHECK(rfc3339_general("2023-01-01T00:00:00.123456789Z"));
   CHECK(rfc3339_general("2023-01-01T00:00:00-23:59"));
   CHECK_FALSE(rfc3339_general("2023-01-01T00:00:00+24:00"));
+}
+
+TEST_CASE("the plain-name source shortcut agrees with the full URI reference check") {
+  using detail::uri_reference_general;
+  using detail::valid_uri_reference;
+  // Every byte value at every position of short names: the shortcut takes
+  // only what the full check accepts, and declines nothing it would refuse.
+  for (std::size_t n = 0; n <= 20; ++n) {
+    const std::string base(n, 'a');
+    CHECK(valid_uri_reference(base) == (n != 0));  // empty is no URI reference
+    for (std::size_t i = 0; i < n; ++i) {
+      for (int c = 0; c < 256; ++c) {
+        std::string s = base;
+        s[i] = static_cast<char>(c);
+        CAPTURE(s);
+        CHECK(valid_uri_reference(s) == uri_reference_general(s));
+      }
+    }
+  }
+  // Percent-encoding, schemes, authorities, the empty string.
+  const std::pair<const char*, bool> cases[] = {
+      {"api-gateway", true}, {"a%20b", true}, {"%41", true}, {"a%zz", false}, {"%", false}, {"a%2", false},
+      {"svc:x", true}, {":bad", false}, {"1-555:x", false}, {"//h:80/p", true}, {"//h:x/p", false},
+      {"//[::1]:8/p", true}, {"//[::1/p", false}, {"a b", false}, {"{x}", true}, {"\xc3\xa9", true}, {"", false},
+      {"a\x7f", false}, {"https://user@host.example:8080/a?b#c", true}, {"?q", true}, {"#f", true}, {"/p", true},
+  };
+  for (const auto& [s, want] : cases) {
+    CAPTURE(s);
+    CHECK(valid_uri_reference(s) == want);
+    CHECK(uri_reference_general(s) == want);
+  }
 }
