@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Validation throughput: one seed-like event and 100-event batches, pretty
-// (the seed files' shape) and compact (what the SDKs send). Every input is
-// validated and checked before timing; a wrong result fails the benchmark.
+// (the seed files' shape) and compact (what the SDKs send), by the fast path
+// and by the general walk. Every input is validated and checked before timing,
+// by both paths; a wrong result fails the benchmark.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -64,10 +65,13 @@ std::string seed_batch(int n, bool pretty) {
   return b + (pretty ? "\n]\n" : "]");
 }
 
-void run(benchmark::State& state, const std::string& input, media_type type, std::size_t want_events) {
+void run(benchmark::State& state, const std::string& input, media_type type, std::size_t want_events,
+         bool fast_path = true) {
   std::string buf = input + std::string(64, ' ');  // simdjson padding
   std::string_view body(buf.data(), input.size());
-  validator v;
+  options opts;
+  opts.fast_path = fast_path;
+  validator v(opts);
   std::vector<event_ref> events;
   error err;
   if (!v.validate(body, type, api::v1, events, err)) {
@@ -78,6 +82,21 @@ void run(benchmark::State& state, const std::string& input, media_type type, std
       body.substr(events.back().begin, 1) != "{" || body.substr(events.back().end - 1, 1) != "}") {
     state.SkipWithError("wrong events");
     return;
+  }
+  // Either path must find the same events (the fast path only ever accepts).
+  opts.fast_path = !fast_path;
+  validator other(opts);
+  std::vector<event_ref> other_events;
+  if (!other.validate(body, type, api::v1, other_events, err) || other_events.size() != events.size()) {
+    state.SkipWithError("the two paths disagree");
+    return;
+  }
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const event_ref &a = events[i], &b = other_events[i];
+    if (a.begin != b.begin || a.end != b.end || a.fix != b.fix || a.at != b.at) {
+      state.SkipWithError("the two paths disagree on an event");
+      return;
+    }
   }
   for (auto _ : state) {
     bool ok = v.validate(body, type, api::v1, events, err);
@@ -92,6 +111,11 @@ void single_event(benchmark::State& state) { run(state, seed_event(0, true), med
 void batch_100(benchmark::State& state) { run(state, seed_batch(100, true), media_type::batch, 100); }
 void batch_100_compact(benchmark::State& state) { run(state, seed_batch(100, false), media_type::batch, 100); }
 void json_array_100(benchmark::State& state) { run(state, seed_batch(100, false), media_type::json, 100); }
+// The same batch through the general On-Demand walk alone (options::fast_path
+// off): what a body with a backslash, or anything unusual, costs.
+void batch_100_compact_general(benchmark::State& state) {
+  run(state, seed_batch(100, false), media_type::batch, 100, false);
+}
 
 // Stamping the batch's events, as the server copies them into its ring.
 void stamp_100(benchmark::State& state) {
@@ -135,4 +159,5 @@ BENCHMARK(single_event);
 BENCHMARK(batch_100);
 BENCHMARK(batch_100_compact);
 BENCHMARK(json_array_100);
+BENCHMARK(batch_100_compact_general);
 BENCHMARK(stamp_100);

@@ -46,28 +46,11 @@ bool valid_authority(std::string_view a) noexcept {
   return host.find_first_of("[]") == std::string_view::npos;
 }
 
-// Bit flags, so that a whole string's classes can be OR-ed together.
-enum : std::uint8_t { plain = 0, refused = 1, percent = 2, delimiter = 4 };
-
-constexpr auto byte_class = [] {
-  std::array<std::uint8_t, 256> t{};
-  for (int c = 0; c <= 0x20; ++c) t[c] = refused;
-  t[0x7f] = refused;
-  t['%'] = percent;
-  for (char c : {':', '/', '?', '#'}) t[static_cast<unsigned char>(c)] = delimiter;
-  return t;
-}();
-
 }  // namespace
 
-bool valid_uri_reference(std::string_view s) noexcept {
+bool uri_reference_general(std::string_view s) noexcept {
   if (s.empty()) return false;
-  // Common case first: a plain name such as "api-gateway" (no delimiter, no
-  // escape, nothing refused) is valid. OR-ing the classes has no branch per
-  // byte; the loop below costs a switch per byte.
-  unsigned any = 0;
-  for (char c : s) any |= byte_class[static_cast<unsigned char>(c)];
-  if (any == plain) return true;
+  using namespace uri_class;
   // One pass: characters, escapes, and where the first ':', '/', '?' or '#' is
   // (string_view::find_first_of calls memchr per byte: too slow per event).
   const std::size_t n = s.size();

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "event_check.hpp"
+#include "fast_path.hpp"
 #include "json_scan.hpp"
 
 namespace tg::cloudevents {
@@ -22,6 +23,7 @@ struct validator::impl {
   options opts;
   sj::parser parser;
   detail::event_check check;
+  detail::fast_path fast;
   std::string_view body;
   media_type type = media_type::unsupported;
 
@@ -67,6 +69,13 @@ bool validator::validate(std::string_view body, media_type type, api version, st
   // One memchr over the body (tens of bytes per cycle) spares a backslash
   // search in every key and string: bodies from the SDKs rarely hold one.
   impl_->check.escapes = std::memchr(body.data(), '\\', body.size()) != nullptr;
+  // The fast path accepts the common body or leaves it, and every rejection,
+  // to the general walk below (stage 1 then runs again: rejections are rare).
+  if (!impl_->check.escapes && impl_->opts.fast_path &&
+      impl_->fast.run(body, type, version, impl_->opts.max_events, events)) {
+    return true;
+  }
+  events.clear();
   if (impl_->run(events, err)) return true;
   events.clear();  // rejected whole: no partial result to act on
   return false;

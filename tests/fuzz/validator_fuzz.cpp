@@ -3,7 +3,9 @@
 // three media types and both APIs, with the server's zero padding and with
 // hostile padding. The JSON oracle (issue 16): an accepted body must be JSON
 // by the reference recognizer, and so must each accepted event's byte range,
-// stamped with a receipt time as the server writes it out.
+// stamped with a receipt time as the server writes it out. And the fast path
+// (src/cloudevents/fast_path.hpp) must change nothing: the general walk alone
+// gives the same outcome, events and detail.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -23,10 +25,33 @@ namespace {
   std::abort();
 }
 
+validator& general() {
+  static validator g([] {
+    options o;
+    o.fast_path = false;
+    return o;
+  }());
+  return g;
+}
+
 void check(validator& v, std::string_view body, media_type t, api version) {
   std::vector<event_ref> events;
   error err;
-  if (!v.validate(body, t, version, events, err)) {
+  const bool ok = v.validate(body, t, version, events, err);
+  std::vector<event_ref> g_events;
+  error g_err;
+  if (general().validate(body, t, version, g_events, g_err) != ok) fail("the fast path changed the verdict", body, t);
+  if (g_err.code != err.code || g_err.index != err.index || g_err.detail != err.detail) {
+    fail("the fast path changed the error", body, t);
+  }
+  if (g_events.size() != events.size()) fail("the fast path changed the events", body, t);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const event_ref &a = events[i], &b = g_events[i];
+    if (a.begin != b.begin || a.end != b.end || a.fix != b.fix || a.at != b.at) {
+      fail("the fast path changed an event", body, t);
+    }
+  }
+  if (!ok) {
     if (!events.empty()) fail("rejected with events left", body, t);
     return;
   }
