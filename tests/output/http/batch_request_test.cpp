@@ -122,6 +122,30 @@ TEST_CASE("batch request across the ring's wrap-around keeps every record whole"
   CHECK(joined(g) == std::to_string(body.size()) + "\r\n\r\n" + body);
 }
 
+TEST_CASE("batch request joined into one buffer is the same bytes as its pieces, and resumes the same way") {
+  ring::event_ring r(1 << 16);
+  const std::uint64_t begin = r.read_begin();
+  put(r, "{\"id\":\"x\"}");
+  put(r, "");  // an empty record still gets its separator
+  const std::uint64_t end = put(r, "{\"id\":\"y\"}");
+  upstream::gather_request as_pieces;
+  upstream::gather_request as_one;
+  REQUIRE(as_pieces.build(r, begin, end, "P: ") == 3);
+  REQUIRE(as_one.build_joined(r, begin, end, "P: ") == 3);
+  const std::string whole = joined(as_pieces);
+  CHECK(whole == "P: 24\r\n\r\n[{\"id\":\"x\"},,{\"id\":\"y\"}]");
+  CHECK(as_one.rest().size() == 1);
+  CHECK(joined(as_one) == whole);
+  CHECK(as_one.bytes() == whole.size());
+  as_one.advance(7);
+  as_pieces.advance(7);
+  CHECK(joined(as_one) == whole.substr(7));
+  CHECK(joined(as_pieces) == whole.substr(7));
+  // Building again replaces the request, from the first byte.
+  REQUIRE(as_one.build_joined(r, begin, end, "P: ") == 3);
+  CHECK(joined(as_one) == whole);
+}
+
 TEST_CASE("batch request of no records is an empty JSON array") {
   ring::event_ring r(4096);
   upstream::gather_request g;
