@@ -10,9 +10,7 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <climits>
 #include <cstring>
 
 namespace tg::upstream {
@@ -264,12 +262,12 @@ void link::pump() {
       if (!out.empty()) submit_send(out);
     }
   } else if (st_ == state::busy && !send_inflight_ && !req_.done()) {
-    const auto rest = req_.rest();
-    if (rest.size() == 1) submit_send({static_cast<const char*>(rest[0].iov_base), rest[0].iov_len});
-    else submit_sendmsg();
+    // Plain: the forwarder joins the request into one piece (one copy is
+    // cheaper than a gather write of many small ones: bench/output/http/
+    // send_shape_bench); any other shape still goes out, piece by piece.
+    const iovec next = req_.rest()[0];
+    submit_send({static_cast<const char*>(next.iov_base), next.iov_len});
   }
-  // Ready links keep a recv armed too, so an upstream closing an idle
-  // keep-alive connection is noticed now, not as a failed request later.
   if (held_ && !request_unsent()) {
     // The request is all out now: its early answer goes to the owner.
     st_ = state::ready;
@@ -278,6 +276,8 @@ void link::pump() {
     held_.reset();
     batch_id = 0;
   }
+  // Ready links keep a recv armed too, so an upstream closing an idle
+  // keep-alive connection is noticed now, not as a failed request later.
   const bool want_read = st_ == state::handshaking || st_ == state::busy || st_ == state::ready;
   if (want_read && !recv_inflight_) submit_recv();
 }
@@ -285,20 +285,6 @@ void link::pump() {
 void link::submit_send(std::span<const char> bytes) {
   io_uring_sqe* s = ring_.sqe();
   io_uring_prep_send(s, fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-  io_uring_sqe_set_data64(s, tag(op::send));
-  send_inflight_ = true;
-}
-
-// One gather write of what is left of the request: head, events and
-// separators straight from where they lie (at most IOV_MAX pieces a call;
-// the completion sends the rest).
-void link::submit_sendmsg() {
-  const auto rest = req_.rest();
-  msg_ = {};
-  msg_.msg_iov = rest.data();
-  msg_.msg_iovlen = std::min<std::size_t>(rest.size(), IOV_MAX);
-  io_uring_sqe* s = ring_.sqe();
-  io_uring_prep_sendmsg(s, fd_, &msg_, MSG_NOSIGNAL);
   io_uring_sqe_set_data64(s, tag(op::send));
   send_inflight_ = true;
 }

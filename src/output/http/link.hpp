@@ -2,12 +2,12 @@
 // One keep-alive connection from a shard to the upstream, driven by the
 // shard's io_uring: connect, optional TLS over memory BIOs, one request at a
 // time, response parsed with llhttp. It knows nothing of batches: its owner
-// (the forwarder) builds the request into the link's gather_request: joined
+// (the forwarder) builds the request into the link's gather_request, joined
 // into one buffer for a plain socket, or as pieces over the ring that TLS
 // encrypts from where they lie into the session's send buffer, which is then
-// sent as it is. A completion only changes the
-// link's state and leaves news (a response, a failure) for the owner, which
-// takes it in its next poll: the link never calls back into the forwarder.
+// sent as it is. A completion only changes the link's state and leaves news
+// (a response, a failure) for the owner, which takes it in its next poll:
+// the link never calls back into the forwarder.
 #pragma once
 
 #include <sys/socket.h>
@@ -102,7 +102,6 @@ class link {
   void finish_by_close(std::string_view why);
   bool feed_plain(const char* data, std::size_t len);
   void maybe_release();
-  void submit_sendmsg();
   void submit_send(std::span<const char> bytes);
   bool request_unsent() const noexcept;
   void submit_recv();
@@ -129,7 +128,6 @@ class link {
 
   std::unique_ptr<tls_session> tls_;
   gather_request req_;      // the request: sent (plain) or encrypted (TLS) as it goes
-  msghdr msg_{};            // the sendmsg in flight (plain): points into req_
   std::optional<link_news> held_;  // an answer that came before the whole request went out
   static constexpr std::size_t recv_bytes = 16 * 1024;
   // The TLS send buffer, which requests are encrypted into and sent from:
