@@ -11,7 +11,7 @@ import time
 
 from harness import (BATCH, CE, Gateway, assert_problem, batch, event, http_request, metric, metric_sum, run_tests,
                      run_threads, wait_for)
-from upstreams import CloseDelimitedTlsUpstream, HttpsUpstream, Sink, make_pki
+from upstreams import CloseDelimitedTlsUpstream, EarlyAnswerUpstream, HttpsUpstream, Sink, make_pki
 
 # Short timings so retries happen within a test's budget.
 FAST = ["--linger-ms", "2", "--retry-initial-ms", "20", "--retry-max-ms", "200", "--drain-timeout-ms", "5000"]
@@ -355,6 +355,46 @@ def test_tls_response_cut_by_a_tcp_close_without_close_notify_is_not_delivered()
             assert set(up.stats()[1]) == set(ids)
         finally:
             up.close()
+
+
+def check_answer_before_the_body(tls):
+    # An upstream that answers on the head and reads the body afterwards
+    # (nginx's `return 204`): the rest of each request must still go out
+    # whole on the same connection, and the connection serve the next batch.
+    # Batches of ~2 MB outgrow what the kernel takes at once, so the answer
+    # comes while much of the request is still to send.
+    with tempfile.TemporaryDirectory() as tmp:
+        ca, cert, key = make_pki(tmp)
+        up = EarlyAnswerUpstream(cert, key) if tls else EarlyAnswerUpstream()
+        try:
+            url = ("https://localhost:%d" if tls else "http://127.0.0.1:%d") % up.port
+            flags = ["--upstream-ca-file", ca] if tls else []
+            with forwarding(url, tmp, "--shards", "1", "--max-in-flight", "2", "--linger-ms", "100",
+                            "--batch-max-events", "12000", "--batch-max-bytes", "8MiB", *flags) as g:
+                ids = []
+                for round_ in range(3):
+                    ids += post_all(g, ids_of(12000, "early%d" % round_), per_request=500)
+                    wait_for(lambda: len(up.stats()[1]) >= len(ids), what="round %d at the upstream" % round_)
+                m = g.metrics()
+                assert metric_sum(m, "tollgate_upstream_events_delivered_total") == len(ids)
+                assert metric_sum(m, "tollgate_upstream_retries_total") == 0
+                g.stop()
+            connections, got = up.stats()
+            assert sorted(got) == sorted(ids), "missing %d, extra %d" % (
+                len(set(ids) - set(got)), len(got) - len(set(got)))
+            # One shard's links, kept open: a link closed after every early
+            # answer would open one connection per batch.
+            assert connections <= 2, "%d connections" % connections
+        finally:
+            up.close()
+
+
+def test_an_answer_before_the_body_still_gets_the_whole_request_over_http():
+    check_answer_before_the_body(tls=False)
+
+
+def test_an_answer_before_the_body_still_gets_the_whole_request_over_tls():
+    check_answer_before_the_body(tls=True)
 
 
 run_tests(globals())

@@ -9,6 +9,7 @@ import ssl
 import subprocess
 import tempfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from harness import Gateway
@@ -202,6 +203,91 @@ class CloseDelimitedTlsUpstream:
     def stats(self):
         with self.lock:
             return self.answered, list(self.ids)
+
+    def close(self):
+        self.stopping = True
+        self.sock.close()
+        self.thread.join(5)
+
+
+class EarlyAnswerUpstream:
+    """An upstream (HTTPS with `cert` and `key`, else plain HTTP) that answers
+    each request with 204 as soon as it has the head, then reads the body on the
+    same keep-alive connection, as nginx's `return 204` does. A small receive
+    buffer and a pause before reading the body make sure the answer arrives
+    while most of the request is still unsent. Keeps the ids of every body it
+    read whole, and counts the connections it accepted."""
+
+    def __init__(self, cert=None, key=None):
+        self.ids = []
+        self.connections = 0
+        self.lock = threading.Lock()
+        self.ctx = None
+        if cert:
+            self.ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self.ctx.load_cert_chain(cert, key)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before listen(): the window
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stopping:
+            try:
+                raw, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+            threading.Thread(target=self._one, args=(raw,), daemon=True).start()
+
+    def _one(self, raw):
+        raw.settimeout(10)
+        try:
+            conn = self.ctx.wrap_socket(raw, server_side=True) if self.ctx else raw
+        except (OSError, ssl.SSLError):
+            raw.close()
+            return
+        try:
+            data = b""
+            while True:
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                head, _, data = data.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    k, _, v = line.partition(b":")
+                    if k.strip().lower() == b"content-length":
+                        length = int(v.strip())
+                conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")  # before reading the body
+                time.sleep(0.05)
+                while len(data) < length:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                body, data = data[:length], data[length:]
+                with self.lock:
+                    self.ids.extend(e["id"] for e in json.loads(body))
+        except (OSError, ssl.SSLError, ValueError):
+            pass
+        finally:
+            conn.close()
+
+    def stats(self):
+        with self.lock:
+            return self.connections, list(self.ids)
 
     def close(self):
         self.stopping = True

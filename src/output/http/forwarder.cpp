@@ -132,7 +132,6 @@ struct forwarder::impl {
   subscription<std::string> token;  // the upstream token (SIGHUP may replace it)
   const std::string* head_token = nullptr;  // the token head_prefix was built with
   std::string head_prefix;  // request head up to the Content-Length value
-  std::string request;      // request being built (buffers rotate through the links)
   std::string dead;         // dead-letter lines being built
   rejection_log rejections; // dead-lettered ranges, for --ack upstream's answers
   rejection_log refused_ordinals;  // the same by record ordinal, for the spool
@@ -184,13 +183,16 @@ struct forwarder::impl {
 
   void send(batch& b, link& l) {
     if (token.get() != head_token) build_head();
-    build_batch_request(events, b.begin, b.end, head_prefix, request, b.body_bytes);
+    // TLS encrypts the events from the ring; a plain socket gets one copy
+    // (cheaper for the kernel than a gather write of many small pieces).
+    if (l.encrypted()) l.request().build(events, b.begin, b.end, head_prefix, b.body_bytes);
+    else l.request().build_joined(events, b.begin, b.end, head_prefix, b.body_bytes);
     b.st = batch::state::inflight;
     ++b.attempts;
     l.batch_id = b.id;
     l.sent_at_ns = monotonic_ns();
     m.batch_events.observe(b.events);
-    l.send(request, now + sh.opts.request_timeout_ms);
+    l.send(now + sh.opts.request_timeout_ms);
   }
 
   void retry_later(batch& b, std::optional<unsigned> retry_after_ms) {

@@ -57,19 +57,9 @@ void link::connect(const sockaddr_storage& addr, socklen_t len, std::uint64_t de
   parser_.reset();
 }
 
-void link::send(std::string& request, std::uint64_t deadline_ms) {
+void link::send(std::uint64_t deadline_ms) {
   st_ = state::busy;
   deadline_ms_ = deadline_ms;
-  if (tls_) {
-    plain_.swap(request);
-    plain_off_ = 0;
-  } else if (wire_.empty()) {
-    wire_.swap(request);
-    wire_off_ = 0;
-  } else {
-    wire_.append(request);
-  }
-  request.clear();
   pump();
 }
 
@@ -87,7 +77,7 @@ void link::on_cqe(const reactor::tag& t, const io_uring_cqe& cqe) {
         break;
       }
       if (tls_ctx_ != nullptr) {
-        auto s = tls_session::create(*tls_ctx_, server_name_);
+        auto s = tls_session::create(*tls_ctx_, server_name_, tls_send_buffer_bytes);
         if (!s) {
           fail(failure::tls, s.error());
           break;
@@ -108,13 +98,10 @@ void link::on_cqe(const reactor::tag& t, const io_uring_cqe& cqe) {
         fail(failure::network, std::strerror(-cqe.res));
         break;
       }
-      sending_off_ += static_cast<std::size_t>(cqe.res);
-      if (sending_off_ < sending_.size()) {
-        submit_send();
-        break;
-      }
-      sending_.clear();
-      sending_off_ = 0;
+      // Short sends resume where the kernel stopped: the rest of the TLS
+      // send buffer, or the rest of the request's pieces.
+      if (tls_) tls_->consume_ciphertext(static_cast<std::size_t>(cqe.res));
+      else req_.advance(static_cast<std::size_t>(cqe.res));
       pump();
       break;
     case op::recv:
@@ -212,17 +199,29 @@ bool link::feed_plain(const char* data, std::size_t len) {
       fail(failure::protocol, "malformed response from upstream");
       return false;
     }
-    if (st_ != state::busy) {
+    if (st_ != state::busy || held_) {
       fail(failure::protocol, "response from upstream without a request");
       return false;
     }
     const http::response resp = parser_.current();
     const bool keep = resp.keep_alive;
+    if (keep && request_unsent()) {
+      // An answer before the whole request went out (nginx's `return` does
+      // this): the rest of the body must still follow, or the connection
+      // would read it as the next request. The answer is held until then:
+      // the ring keeps the batch's records, which TLS still encrypts from,
+      // until the forwarder learns the answer.
+      held_ = response_news(resp);
+      parser_.next();
+      if (off >= len) return true;
+      continue;
+    }
     st_ = keep ? state::ready : state::closing;
     deadline_ms_ = 0;
     report_response(resp);
     parser_.next();
     if (!keep) {
+      // Whatever of the request is left stops here, with the connection.
       fail(failure::closed, "upstream closed the connection after its response");
       return false;
     }
@@ -245,37 +244,37 @@ void link::pump() {
         deadline_ms_ = 0;
       }
     }
-    // Encrypt the request record by record; the session's send buffer is a
-    // fixed BIO pair, so move its ciphertext out after every write.
-    for (;;) {
+    // Encrypt the request from its pieces into the session's send buffer,
+    // as much as it takes (no plaintext copy of the request is made), and
+    // send that buffer as it is; the send's completion frees its space and
+    // pumps again for the rest.
+    if (st_ == state::busy && !req_.done()) {
       std::size_t written = 0;
-      if (st_ == state::busy && plain_off_ < plain_.size()) {
-        const tls_status s = tls_->write({plain_.data() + plain_off_, plain_.size() - plain_off_}, written);
-        plain_off_ += written;
-        if (s == tls_status::error) {
-          fail(failure::tls, tls_->last_error());
-          return;
-        }
+      const tls_status s = tls_->write(req_.rest(), written);
+      req_.advance(written);
+      if (s == tls_status::error) {
+        fail(failure::tls, tls_->last_error());
+        return;
       }
-      std::size_t moved = 0;
-      for (auto out = tls_->pending_ciphertext(); !out.empty(); out = tls_->pending_ciphertext()) {
-        wire_.append(out.data(), out.size());
-        tls_->consume_ciphertext(out.size());
-        moved += out.size();
-      }
-      if (st_ != state::busy || plain_off_ >= plain_.size() || (written == 0 && moved == 0)) break;
     }
-    if (plain_off_ >= plain_.size()) {
-      plain_.clear();
-      plain_off_ = 0;
+    if (!send_inflight_) {
+      const auto out = tls_->pending_ciphertext();
+      if (!out.empty()) submit_send(out);
     }
+  } else if (st_ == state::busy && !send_inflight_ && !req_.done()) {
+    // Plain: the forwarder joins the request into one piece (one copy is
+    // cheaper than a gather write of many small ones: bench/output/http/
+    // send_shape_bench); any other shape still goes out, piece by piece.
+    const iovec next = req_.rest()[0];
+    submit_send({static_cast<const char*>(next.iov_base), next.iov_len});
   }
-  if (!send_inflight_ && wire_off_ < wire_.size()) {
-    sending_.swap(wire_);
-    sending_off_ = wire_off_;
-    wire_.clear();
-    wire_off_ = 0;
-    submit_send();
+  if (held_ && !request_unsent()) {
+    // The request is all out now: its early answer goes to the owner.
+    st_ = state::ready;
+    deadline_ms_ = 0;
+    news_.push_back(std::move(*held_));
+    held_.reset();
+    batch_id = 0;
   }
   // Ready links keep a recv armed too, so an upstream closing an idle
   // keep-alive connection is noticed now, not as a failed request later.
@@ -283,11 +282,17 @@ void link::pump() {
   if (want_read && !recv_inflight_) submit_recv();
 }
 
-void link::submit_send() {
+void link::submit_send(std::span<const char> bytes) {
   io_uring_sqe* s = ring_.sqe();
-  io_uring_prep_send(s, fd_, sending_.data() + sending_off_, sending_.size() - sending_off_, MSG_NOSIGNAL);
+  io_uring_prep_send(s, fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
   io_uring_sqe_set_data64(s, tag(op::send));
   send_inflight_ = true;
+}
+
+// Whether some of the request has not reached the socket yet: pieces not
+// sent (or not encrypted), or ciphertext still in the session's buffer.
+bool link::request_unsent() const noexcept {
+  return !req_.done() || send_inflight_ || (tls_ && tls_->pending_ciphertext_bytes() > 0);
 }
 
 void link::submit_recv() {
@@ -299,6 +304,14 @@ void link::submit_recv() {
 
 void link::fail(failure f, std::string_view why) {
   if (st_ == state::closed) return;
+  if (held_) {
+    // The upstream answered the request already: that answer stands, and
+    // the failure (of sending the rest) concerns no request.
+    news_.push_back(std::move(*held_));
+    held_.reset();
+    batch_id = 0;
+    st_ = state::ready;
+  }
   const bool had_request = st_ == state::busy;
   const bool already_closing = st_ == state::closing;
   st_ = state::closing;
@@ -321,17 +334,13 @@ void link::maybe_release() {
   gen_ = (gen_ + 1) & reactor::generation_mask;
   tls_.reset();
   parser_.reset();
-  plain_.clear();
-  plain_off_ = 0;
-  wire_.clear();
-  wire_off_ = 0;
-  sending_.clear();
-  sending_off_ = 0;
+  req_.clear();
+  held_.reset();
   deadline_ms_ = 0;
   st_ = state::closed;
 }
 
-void link::report_response(const http::response& r) {
+link_news link::response_news(const http::response& r) const {
   link_news n;
   n.what = link_news::kind::response;
   n.batch_id = batch_id;
@@ -339,7 +348,11 @@ void link::report_response(const http::response& r) {
   n.status = r.status;
   if (r.has_retry_after) n.retry_after.emplace(r.retry_after);
   n.body.assign(r.body);
-  news_.push_back(std::move(n));
+  return n;
+}
+
+void link::report_response(const http::response& r) {
+  news_.push_back(response_news(r));
   batch_id = 0;
 }
 

@@ -2,9 +2,12 @@
 // One keep-alive connection from a shard to the upstream, driven by the
 // shard's io_uring: connect, optional TLS over memory BIOs, one request at a
 // time, response parsed with llhttp. It knows nothing of batches: its owner
-// (the forwarder) hands it request bytes. A completion only changes the
-// link's state and leaves news (a response, a failure) for the owner, which
-// takes it in its next poll: the link never calls back into the forwarder.
+// (the forwarder) builds the request into the link's gather_request, joined
+// into one buffer for a plain socket, or as pieces over the ring that TLS
+// encrypts from where they lie into the session's send buffer, which is then
+// sent as it is. A completion only changes the link's state and leaves news
+// (a response, a failure) for the owner, which takes it in its next poll:
+// the link never calls back into the forwarder.
 #pragma once
 
 #include <sys/socket.h>
@@ -12,11 +15,13 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "tollgate/http/response_parser.hpp"
+#include "tollgate/output/http/batch_request.hpp"
 #include "tollgate/output/http/tls_session.hpp"
 #include "tollgate/reactor/component.hpp"
 #include "tollgate/reactor/uring.hpp"
@@ -62,9 +67,11 @@ class link {
   link& operator=(const link&) = delete;
 
   void connect(const sockaddr_storage& addr, socklen_t len, std::uint64_t deadline_ms);
-  // Sends one request (takes the bytes; the buffer comes back to the caller's
-  // pool on the next send). Only when ready().
-  void send(std::string& request, std::uint64_t deadline_ms);
+  // Where the owner builds the next request, only while ready(). Its pieces
+  // must stay valid (the ring keeps them) until the response or a failure.
+  gather_request& request() noexcept { return req_; }
+  // Sends the request built in request(). Only when ready().
+  void send(std::uint64_t deadline_ms);
   // Closes; a request in flight fails with `f`.
   void fail(failure f, std::string_view why);
 
@@ -80,6 +87,8 @@ class link {
   state current() const noexcept { return st_; }
   bool ready() const noexcept { return st_ == state::ready; }
   bool closed() const noexcept { return st_ == state::closed; }
+  // Whether requests go through TLS (and so are best built as pieces).
+  bool encrypted() const noexcept { return tls_ctx_ != nullptr; }
   std::uint32_t slot() const noexcept { return slot_; }
 
   // Owner's bookkeeping for the request in flight.
@@ -93,9 +102,11 @@ class link {
   void finish_by_close(std::string_view why);
   bool feed_plain(const char* data, std::size_t len);
   void maybe_release();
-  void submit_send();
+  void submit_send(std::span<const char> bytes);
+  bool request_unsent() const noexcept;
   void submit_recv();
   std::uint64_t tag(op o) const noexcept { return reactor::encode(owner_.id(), o, slot_, gen_); }
+  link_news response_news(const http::response& r) const;
   void report_response(const http::response& r);
   void report_failure(failure f, std::string_view why, bool had_request);
 
@@ -116,13 +127,13 @@ class link {
   bool recv_inflight_ = false;
 
   std::unique_ptr<tls_session> tls_;
-  std::string plain_;       // request bytes not yet given to TLS (TLS only)
-  std::size_t plain_off_ = 0;
-  std::string wire_;        // bytes for the socket (request, or TLS records)
-  std::size_t wire_off_ = 0;
-  std::string sending_;     // the buffer of the send in flight
-  std::size_t sending_off_ = 0;
+  gather_request req_;      // the request: sent (plain) or encrypted (TLS) as it goes
+  std::optional<link_news> held_;  // an answer that came before the whole request went out
   static constexpr std::size_t recv_bytes = 16 * 1024;
+  // The TLS send buffer, which requests are encrypted into and sent from:
+  // room for a default batch (500 events of ~260 bytes) and its record
+  // overhead, so one goes out in one send rather than two or three.
+  static constexpr std::size_t tls_send_buffer_bytes = 256 * 1024;
   std::unique_ptr<char[]> rbuf_;
   http::response_parser parser_;
   std::vector<link_news> news_;
