@@ -7,6 +7,8 @@
 #include "tollgate/spool/segment_writer.hpp"
 
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,6 +32,7 @@ segment_writer::segment_writer(segment_writer&& o) noexcept
       segs_(std::move(o.segs_)),
       spare_(std::move(o.spare_)),
       align_(o.align_),
+      prealloc_(o.prealloc_),
       usable_(o.usable_),
       synced_seq_(o.synced_seq_),
       dir_synced_segment_(o.dir_synced_segment_),
@@ -48,6 +51,7 @@ segment_writer& segment_writer::operator=(segment_writer&& o) noexcept {
     o.segs_.clear();
     spare_ = std::move(o.spare_);
     align_ = o.align_;
+    prealloc_ = o.prealloc_;
     usable_ = o.usable_;
     synced_seq_ = o.synced_seq_;
     dir_synced_segment_ = o.dir_synced_segment_;
@@ -78,8 +82,9 @@ void segment_writer::close_all() noexcept {
   for (auto& s : segs_) {
     if (s.fd < 0) continue;
     // O_DIRECT wrote whole blocks: cut the zeros past the last record, so a
-    // clean stop leaves no "unwritten tail" for the next start to report.
-    if (align_ > 1 && !s.pending()) (void)::ftruncate(s.fd, static_cast<off_t>(s.size));
+    // clean stop leaves no "unwritten tail" for the next start to report
+    // (and give back the blocks reserved past it).
+    if ((align_ > 1 || prealloc_) && !s.pending()) (void)::ftruncate(s.fd, static_cast<off_t>(s.size));
     ::close(s.fd);
   }
   segs_.clear();
@@ -100,6 +105,10 @@ result<segment_writer, error> segment_writer::create(const std::string& dir, std
   w.usable_ = o.direct_io ? (o.buffer_bytes + aligned_bytes::alignment - 1) / aligned_bytes::alignment *
                                 aligned_bytes::alignment
                           : o.buffer_bytes;
+  if (o.direct_io && o.preallocate) {
+    struct statfs fs {};
+    w.prealloc_ = ::fstatfs(dfd, &fs) == 0 && fs.f_type != TMPFS_MAGIC;
+  }
   if (first_seq == 0) first_seq = 1;  // 0 means "nothing acknowledged": never a record
   w.synced_seq_ = first_seq - 1;
   if (auto r = w.open_segment_file(segment_seq, first_seq); !r) return unexpected<error>{r.error()};
@@ -117,6 +126,10 @@ result<bool, error> segment_writer::open_segment_file(std::uint64_t segment_seq,
     fd = ::openat(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
   }
   if (fd < 0) return detail::io_error("create segment", errno);
+  // Best effort (see writer_options::preallocate): a failure only means the
+  // writes allocate as they go. Past the end of the file, so a crash leaves
+  // nothing there for recovery to read; its truncation gives it back.
+  if (prealloc_ && align_ > 1) (void)::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(opts_.segment_bytes));
   open_segment s;
   s.fd = fd;
   s.seq = segment_seq;
@@ -289,7 +302,8 @@ void segment_writer::synced(const sync_plan& plan) noexcept {
   while (segs_.size() > 1) {
     open_segment& s = segs_.front();
     if (s.pending() || s.synced_seq < s.last_seq) break;
-    if (align_ > 1) (void)::ftruncate(s.fd, static_cast<off_t>(s.size));  // the padding past its last record
+    // The padding past its last record, and the blocks reserved past that.
+    if (align_ > 1 || prealloc_) (void)::ftruncate(s.fd, static_cast<off_t>(s.size));
     ::close(s.fd);
     if (spare_.size() < 2) {
       for (chunk& c : s.bufs) spare_.push_back(std::move(c.buf));

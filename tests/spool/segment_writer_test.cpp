@@ -4,9 +4,12 @@
 // way group commit needs, including when the shard drives the writes itself.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "temp_dir.hpp"
@@ -259,4 +262,65 @@ TEST_CASE("a writer that falls back from O_DIRECT to buffered writes keeps every
   REQUIRE(rep);
   REQUIRE(rep->records.size() == 6);
   for (std::size_t i = 0; i < 6; ++i) CHECK(rep->records[i].seq == i + 1);
+}
+
+TEST_CASE("with direct I/O a segment reserves its blocks past its end, and gives them back when sealed and closed") {
+  temp_dir d;
+  writer_options o;
+  o.direct_io = true;
+  o.segment_bytes = 4u << 20;  // 4 MiB reserved per segment
+  o.buffer_bytes = 64u << 10;
+  auto created = segment_writer::create(d.path(), 0, 1, 1, o);
+  REQUIRE(created);
+  std::optional<segment_writer> w(std::move(*created));
+  const std::string seg1 = d / segment_file_name(1);
+  auto allocated = [](const std::string& path) {
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    return std::pair<std::uint64_t, std::uint64_t>(static_cast<std::uint64_t>(st.st_size),
+                                                   static_cast<std::uint64_t>(st.st_blocks) * 512);
+  };
+  const auto [size0, blocks0] = allocated(seg1);
+  CHECK(size0 == 0);  // the reservation is past the end: nothing there for a reader or recovery
+  if (!w->direct_io() || blocks0 < o.segment_bytes) {
+    // tmpfs (never reserved: it would take memory), no O_DIRECT, or no fallocate: nothing to check.
+    MESSAGE("no block reservation on this file system (TMPDIR=" << d.path() << "); skipping the checks");
+    return;
+  }
+  for (int i = 1; i <= 10; ++i) REQUIRE(w->append(event(i)));
+  REQUIRE(w->sync());
+  const auto [size1, blocks1] = allocated(seg1);
+  CHECK(size1 == 4096);            // one O_DIRECT block written, however much is reserved
+  CHECK(blocks1 >= o.segment_bytes);
+  {
+    auto rep = recover_segment(seg1);  // what a start after a crash here would find: the ten records
+    REQUIRE(rep);
+    REQUIRE(rep->records.size() == 10);
+    CHECK(rep->records.back().seq == 10);
+  }
+  // Past the byte bound: segment 1 is sealed, and once written and synced its
+  // reservation past the last record goes.
+  int i = 11;
+  while (w->segment_seq() == 1) {
+    if (w->append(event(i))) {
+      ++i;
+    } else {
+      REQUIRE(w->flush());  // both buffers full: write them out, as the shard would
+    }
+  }
+  REQUIRE(w->sync());
+  CHECK(w->open_segments() == 1);
+  const auto [size2, blocks2] = allocated(seg1);
+  CHECK(size2 <= o.segment_bytes);
+  CHECK(blocks2 < size2 + 64u * 1024);  // its records' blocks (and file system rounding), no more
+  const std::string seg2 = d / segment_file_name(2);
+  CHECK(allocated(seg2).second >= o.segment_bytes);
+  // A clean close gives back the newest segment's reservation too.
+  w.reset();
+  const auto [size3, blocks3] = allocated(seg2);
+  CHECK(blocks3 < size3 + 64u * 1024);
+  auto rep = recover_segment(seg2);
+  REQUIRE(rep);
+  CHECK(rep->result == outcome::clean);
+  CHECK(rep->last_seq() == static_cast<std::uint64_t>(i - 1));
 }
