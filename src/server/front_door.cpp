@@ -664,6 +664,9 @@ void front_door::tick(std::uint64_t now_ms) {
   // Accepting again after a pause: descriptors may have been freed since.
   if (accept_backoff_.resume(now_) && !draining_ && !accepting_) arm_accept();
   if (accept_backoff_.log_due(now_)) log_accept_errors();
+  // No event since the last tick and every one released: the ring's pages
+  // above its window go back (after a burst, memory returns without load).
+  events_.trim();
   const bool force = draining_ && now_ >= drain_deadline_;
   for (std::uint32_t slot = 0; slot < conns_.size(); ++slot) {
     connection& c = *conns_[slot];

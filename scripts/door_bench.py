@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""The front door's single-event A/B: wrk and tollgate-load, interleaved.
+
+  scripts/door_bench.py --before OLD/tollgate --after NEW/tollgate [--rounds 3] [--duration 3] [--perf]
+
+For each round and each load tool (wrk and tollgate-load, single events, 32
+connections by default), it runs `before`, `after` and nginx `return 204`
+one after the other on the same CPUs (scripts/macro_bench.py's servers and
+load runners) and reports each one's median requests/s, server CPU-µs per
+request and requests per server CPU-second against nginx's. With --perf it
+also counts, per request, the server's syscalls, io_uring_enter calls and
+io_uring requests submitted (perf stat -e on the server's pid; perf itself
+costs a little CPU, so the CPU figures of a --perf run are not the ones to
+quote). Bounded: rounds x 2 tools x 3 servers x (warm-up + duration).
+"""
+import argparse
+import importlib.util
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+spec = importlib.util.spec_from_file_location("macro_bench", os.path.join(HERE, "macro_bench.py"))
+mb = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mb)
+
+EVENTS = ("raw_syscalls:sys_enter", "syscalls:sys_enter_io_uring_enter", "io_uring:io_uring_submit_req")
+
+
+class Args:
+    pass
+
+
+def perf_start(pids, out):
+    return subprocess.Popen(["perf", "stat", "-x", ",", "-o", out, "-e", ",".join(EVENTS), "-p",
+                             ",".join(str(p) for p in pids)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def perf_stop(p, out):
+    p.send_signal(2)
+    p.wait(10)
+    counts = {}
+    with open(out) as f:
+        for line in f:
+            parts = line.strip().split(",")
+            if len(parts) > 2 and parts[2] in EVENTS:
+                try:
+                    counts[parts[2]] = int(parts[0])
+                except ValueError:
+                    counts[parts[2]] = 0
+    return counts
+
+
+def run_one(srv, tool, a, args, load_cpus, tmp):
+    body, ctype = mb.BODIES[0][2], mb.BODIES[0][3]
+    if a.warmup > 0:
+        mb.tollgate_load(srv.port, 1, a.connections, a.warmup, load_cpus, 1)
+    p = perf_start(srv.pids, os.path.join(tmp, "perf.txt")) if a.perf else None
+    if tool == "wrk":
+        r = mb.closed_loop_wrk(srv, body, ctype, 1, args, load_cpus)
+        n = r["requests"]
+        errors = r["errors"] + r["non2xx"]
+    else:
+        r = mb.closed_loop(srv, 1, a.connections, args, load_cpus)
+        n = r["requests"]
+        errors = r["errors_total"]
+    if errors:
+        raise RuntimeError(f"{srv.name} under {tool}: {errors} errors")
+    out = {"rps": r["rps"], "cpu_us": r["cpu_s"] / n * 1e6, "per_cpu_s": n / r["cpu_s"] if r["cpu_s"] else 0.0}
+    if p:
+        c = perf_stop(p, os.path.join(tmp, "perf.txt"))
+        out.update({e: c.get(e, 0) / n for e in EVENTS})
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--before", required=True)
+    ap.add_argument("--after", required=True)
+    ap.add_argument("--build", default=os.path.join(mb.ROOT, "build"))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=3)
+    ap.add_argument("--warmup", type=float, default=1)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--tools", default="wrk,load")
+    ap.add_argument("--perf", action="store_true", help="count syscalls and io_uring requests per request")
+    a = ap.parse_args()
+    mb.LOAD = os.path.join(a.build, "tools", "load", "tollgate-load")
+    args = Args()
+    args.duration, args.wrk_duration, args.warmup = a.duration, a.duration, a.warmup
+    args.connections, args.load_threads = a.connections, 1
+    server_cpus, load_cpus, _ = mb.cpu_split(os.cpu_count(), 1)
+    tmp = tempfile.mkdtemp(prefix="tg-door-")
+    res = {}
+
+    def tollgate(binary):
+        def make():
+            mb.TOLLGATE = binary
+            return mb.Tollgate(server_cpus, 1)
+        return make
+
+    makers = (("before", tollgate(a.before)), ("after", tollgate(a.after)),
+              ("nginx", lambda: mb.Nginx(server_cpus, 1, os.path.join(tmp, "nginx"), 1024)))
+    tools = a.tools.split(",")
+    for rnd in range(a.rounds):
+        for tool in tools:
+            for name, make in makers:
+                srv = make()
+                try:
+                    r = run_one(srv, tool, a, args, load_cpus, tmp)
+                finally:
+                    srv.stop()
+                res.setdefault((tool, name), []).append(r)
+                extra = "".join(f" {e.split(':')[1]} {r[e]:.2f}/req" for e in EVENTS if e in r)
+                mb.log(f"round {rnd + 1} {tool:4} {name:6} {r['rps']:>9.0f} req/s {r['cpu_us']:6.2f} CPU-µs/req{extra}")
+
+    med = lambda runs, key: statistics.median(x[key] for x in runs)
+    cols = ["tool", "server", "req/s", "CPU-µs / req", "req per CPU-s vs nginx"] + (
+        [e.split(":")[1] + " / req" for e in EVENTS] if a.perf else [])
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    for tool in tools:
+        ng = med(res[(tool, "nginx")], "per_cpu_s")
+        for name, _ in makers:
+            runs = res[(tool, name)]
+            row = [tool if tool == "wrk" else "tollgate-load", name, f"{med(runs, 'rps'):.0f}",
+                   f"{med(runs, 'cpu_us'):.2f}", f"{med(runs, 'per_cpu_s') / ng:.2f}×"]
+            if a.perf:
+                row += [f"{med(runs, e):.2f}" for e in EVENTS]
+            print("| " + " | ".join(row) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
