@@ -13,6 +13,14 @@ also counts, per request, the server's syscalls, io_uring_enter calls and
 io_uring requests submitted (perf stat -e on the server's pid; perf itself
 costs a little CPU, so the CPU figures of a --perf run are not the ones to
 quote). Bounded: rounds x 2 tools x 3 servers x (warm-up + duration).
+
+  scripts/door_bench.py --before OLD/tollgate --after NEW/tollgate --idle 4000
+
+instead measures memory: after a warm-up (tollgate-load, 1 s, 32 connections,
+so the receive buffers and the ring's window are already touched and do not
+count as the connections'), it holds N keep-alive connections idle (one
+request each, then nothing) and reports the RSS they add per connection,
+then closes them and reports how much of it came back.
 """
 import argparse
 import importlib.util
@@ -21,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("macro_bench", os.path.join(HERE, "macro_bench.py"))
@@ -87,7 +96,11 @@ def main():
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--tools", default="wrk,load")
     ap.add_argument("--perf", action="store_true", help="count syscalls and io_uring requests per request")
+    ap.add_argument("--idle", type=int, default=0, help="measure N idle keep-alive connections instead")
+    ap.add_argument("--settle", type=float, default=1.0, help="seconds idle before RSS is read (--idle)")
     a = ap.parse_args()
+    if a.idle:
+        return idle(a)
     mb.LOAD = os.path.join(a.build, "tools", "load", "tollgate-load")
     args = Args()
     args.duration, args.wrk_duration, args.warmup = a.duration, a.duration, a.warmup
@@ -131,6 +144,35 @@ def main():
             if a.perf:
                 row += [f"{med(runs, e):.2f}" for e in EVENTS]
             print("| " + " | ".join(row) + " |")
+    return 0
+
+
+def idle(a):
+    mb.LOAD = os.path.join(a.build, "tools", "load", "tollgate-load")
+    mb.raise_nofile(2 * a.idle + 4096)
+    server_cpus, load_cpus, _ = mb.cpu_split(os.cpu_count(), 1)
+    os.sched_setaffinity(0, {int(c) for c in mb._cpus(load_cpus)})
+    print("| binary | round | idle connections | RSS before | per idle connection | RSS after they closed | "
+          "came back |")
+    print("|---|---|---|---|---|---|---|")
+    for rnd in range(a.rounds):
+        for name, binary in (("before", a.before), ("after", a.after)):
+            mb.TOLLGATE = binary
+            srv = mb.Tollgate(server_cpus, 1)
+            try:
+                mb.tollgate_load(srv.port, 1, 32, 1, load_cpus, 1)
+                time.sleep(0.3)
+                r = mb.idle_test(srv, a.idle, a.settle)
+                time.sleep(a.settle)
+                closed = mb.rss_kib(srv.pids)
+            finally:
+                srv.stop()
+            added = r["rss_after_kib"] - r["rss_before_kib"]
+            back = (r["rss_after_kib"] - closed) / added if added > 0 else float("nan")
+            if r["held"] != a.idle or r["answered"] != a.idle:
+                raise RuntimeError(f"{name}: {r['answered']} answered, {r['held']} held of {a.idle}")
+            print(f"| {name} | {rnd + 1} | {a.idle} | {r['rss_before_kib'] / 1024:.1f} MiB | "
+                  f"{r['bytes_per_conn']:.0f} B | {closed / 1024:.1f} MiB | {back * 100:.0f}% |", flush=True)
     return 0
 
 
