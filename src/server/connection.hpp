@@ -45,7 +45,7 @@ struct connection {
   std::uint64_t ack_ring_begin = 0;  // the request's ring range (end 0: not in the ring)
   std::uint64_t ack_first_seq = 0;   // with a spool: its first sequence number (the last is ack_position)
   std::uint64_t ack_ring_end = 0;
-  std::string ack_refused_detail;
+  std::unique_ptr<std::string> ack_refused_detail;  // rare: held apart, not in every connection
   std::uint64_t ack_since = 0;
   std::unique_ptr<deferred_reply> reply;  // outcome::pass: the answer the pass-through writes
   std::string peer;             // the client's address, looked up on the first passed-through request

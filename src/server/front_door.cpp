@@ -443,7 +443,7 @@ void front_door::note_ring_refusals(connection& c) {
   if (output_ != nullptr) {
     if (const auto r = output_->rejected(c.ack_ring_begin, c.ack_ring_end)) {
       c.ack_refused = true;
-      c.ack_refused_detail = upstream_refused_detail(r->events, r->status, r->detail);
+      c.ack_refused_detail = std::make_unique<std::string>(upstream_refused_detail(r->events, r->status, r->detail));
     }
   }
   c.ack_ring_end = 0;  // looked at
@@ -485,10 +485,12 @@ void front_door::check_acks() {
       if (!c.ack_refused && c.ack_for == ack_wait::spool_delivered && c.ack_first_seq != 0) {
         if (const auto r = spool_->refused(c.ack_first_seq, c.ack_position)) {
           c.ack_refused = true;
-          c.ack_refused_detail = upstream_refused_detail(r->events, r->status, r->detail);
+          c.ack_refused_detail =
+              std::make_unique<std::string>(upstream_refused_detail(r->events, r->status, r->detail));
         }
       }
-      if (c.ack_refused) refuse_waiter(c, slot, ep, refusal::upstream_refused, c.ack_refused_detail);
+      const std::string_view detail = c.ack_refused_detail ? std::string_view(*c.ack_refused_detail) : std::string_view{};
+      if (c.ack_refused) refuse_waiter(c, slot, ep, refusal::upstream_refused, detail);
       else answer_waiter(c, slot, ep, c.ack_status);
     } else if (c.ack_for == ack_wait::spool_synced && spool_->failing() && spool_->written_seq() < c.ack_position) {
       refuse_waiter(c, slot, ep, refusal::spool_write_failed);
@@ -501,7 +503,7 @@ void front_door::check_acks() {
     c.awaiting_ack = false;
     c.ack_refused = false;
     c.ack_ring_end = 0;
-    if (!c.ack_refused_detail.empty()) std::string().swap(c.ack_refused_detail);
+    c.ack_refused_detail.reset();
     if (c.ack_conn != http::connection::close) set_deadline(c, dl_idle, opts_.idle_timeout_ms);
     drain_stash(c, slot);
     mark_dirty(slot);
@@ -644,7 +646,7 @@ void front_door::maybe_release(connection& c, std::uint32_t slot) {
   c.sent = 0;
   account(c);
   c.kept.reset();
-  std::string().swap(c.ack_refused_detail);
+  c.ack_refused_detail.reset();
   c.ack_refused = false;
   c.ack_ring_end = 0;
   c.reply.reset();  // the pass-through lets go of the upstream side

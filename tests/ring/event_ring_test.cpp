@@ -189,7 +189,9 @@ TEST_CASE("a cursor left before an early wrap reads on at the first record after
   CHECK(r.used_bytes() == 40 * event_ring::footprint(sent[0].size()));
   std::vector<std::string> got;
   event_ring::record out;
-  for (std::uint64_t pos = stale; r.read(pos, out); pos = out.next) got.emplace_back(out.bytes.data(), out.bytes.size());
+  for (std::uint64_t pos = stale; r.read(pos, out); pos = out.next) {
+    got.emplace_back(out.bytes.data(), out.bytes.size());
+  }
   CHECK(got.size() == sent.size());
   CHECK(got == sent);
   r.release(stale);  // a late release of the old position does not move the tail back
