@@ -21,6 +21,13 @@ so the receive buffers and the ring's window are already touched and do not
 count as the connections'), it holds N keep-alive connections idle (one
 request each, then nothing) and reports the RSS they add per connection,
 then closes them and reports how much of it came back.
+
+  scripts/door_bench.py --before OLD/tollgate --after NEW/tollgate --rss
+
+reports each binary's RSS after a closed loop at full load (tollgate-load,
+64 connections, --duration s) with default flags, for single events and
+100-event batches, written to file:/dev/null and forwarded to tollgate-sink,
+with the page faults the server took per request during the run.
 """
 import argparse
 import importlib.util
@@ -97,10 +104,13 @@ def main():
     ap.add_argument("--tools", default="wrk,load")
     ap.add_argument("--perf", action="store_true", help="count syscalls and io_uring requests per request")
     ap.add_argument("--idle", type=int, default=0, help="measure N idle keep-alive connections instead")
+    ap.add_argument("--rss", action="store_true", help="measure RSS at full load instead")
     ap.add_argument("--settle", type=float, default=1.0, help="seconds idle before RSS is read (--idle)")
     a = ap.parse_args()
     if a.idle:
         return idle(a)
+    if a.rss:
+        return rss(a)
     mb.LOAD = os.path.join(a.build, "tools", "load", "tollgate-load")
     args = Args()
     args.duration, args.wrk_duration, args.warmup = a.duration, a.duration, a.warmup
@@ -144,6 +154,40 @@ def main():
             if a.perf:
                 row += [f"{med(runs, e):.2f}" for e in EVENTS]
             print("| " + " | ".join(row) + " |")
+    return 0
+
+
+def minor_faults(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[7])
+
+
+def rss(a):
+    mb.LOAD = os.path.join(a.build, "tools", "load", "tollgate-load")
+    mb.SINK = os.path.join(a.build, "tools", "sink", "tollgate-sink")
+    server_cpus, load_cpus, _ = mb.cpu_split(os.cpu_count(), 1)
+    tmp = tempfile.mkdtemp(prefix="tg-door-rss-")
+    args = Args()
+    args.duration, args.warmup, args.connections, args.load_threads = a.duration, 0, 64, 1
+    print("| body | output | binary | round | req/s | RSS after the run | page faults / request |")
+    print("|---|---|---|---|---|---|---|")
+    for rnd in range(a.rounds):
+        for label, k, _, _ in mb.BODIES:
+            for output in ("file", "forward"):
+                for name, binary in (("before", a.before), ("after", a.after)):
+                    mb.TOLLGATE = binary
+                    srv = (mb.TollgateForwarding(server_cpus, 1, tmp, load_cpus, "sink") if output == "forward"
+                           else mb.Tollgate(server_cpus, 1))
+                    try:
+                        f0 = minor_faults(srv.pids[0])
+                        r = mb.closed_loop(srv, k, 64, args, load_cpus)
+                        faults = minor_faults(srv.pids[0]) - f0
+                        kib = mb.rss_kib(srv.pids)
+                    finally:
+                        srv.stop()
+                    print(f"| {label} | {'file:/dev/null' if output == 'file' else 'forward → sink'} | {name} | "
+                          f"{rnd + 1} | {r['rps']:.0f} | {kib / 1024:.1f} MiB | {faults / max(1, r['requests']):.3f} |",
+                          flush=True)
     return 0
 
 

@@ -146,7 +146,11 @@ void event_ring::trim() noexcept {
   lap_tick_ = 0;
   const bool idle = !reserved_since_trim_;
   reserved_since_trim_ = false;
-  if (!idle || touched_ <= window_ || skip_to_ != 0 || reserve_ != head_.load(std::memory_order_relaxed)) return;
+  if (!idle) {
+    give_back_behind();
+    return;
+  }
+  if (touched_ <= window_ || skip_to_ != 0 || reserve_ != head_.load(std::memory_order_relaxed)) return;
   const std::size_t off = reserve_ % capacity_;
   if (off == 0 || tail_.load(std::memory_order_acquire) != reserve_) return;
   std::uint32_t marker = wrap_marker;
@@ -158,6 +162,45 @@ void event_ring::trim() noexcept {
   lap_hi_ = 0;
   if (move_tail_over_skip()) give_back_above(window_, 1);
   head_.store(reserve_, std::memory_order_release);
+}
+
+// Under load that never lets the ring empty (a consumer that keeps batches in
+// flight), the producer goes round the whole buffer and early wraps never
+// come. The released bytes it will not reach within the next window are
+// given back then, so memory stays near what is held plus two windows. They
+// are faulted in again on the next lap: that costs a page fault per 4 KiB
+// written, taken only in this mode (a ring that empties reuses its window).
+void event_ring::give_back_behind() noexcept {
+  if (touched_ <= 2 * window_ || skip_to_ != 0) return;
+  const std::uint64_t tail = tail_.load(std::memory_order_acquire);
+  // Only while at most half of it is held: a ring kept near full (the output
+  // is the bottleneck) holds its events anyway, and dropping its few free
+  // pages would only fault them in again.
+  if (reserve_ < tail || reserve_ - tail > capacity_ / 2) return;
+  // Free, in ring order: from the producer's next write to the tail. Keep the
+  // window after the producer (written next) and the one at offset 0 (where
+  // an early wrap starts).
+  const std::uint64_t from = reserve_ + window_;
+  const std::uint64_t to = tail + capacity_;
+  if (from >= to) return;
+  const std::size_t page = page_size();
+  bool gave = false;
+  auto drop = [&](std::size_t a, std::size_t b) {  // offsets, a < b <= capacity
+    if (a < window_) a = window_;
+    if (b > touched_) b = touched_;  // never written since the last give-back: nothing to drop
+    a = (a + page - 1) & ~(page - 1);
+    b &= ~(page - 1);
+    if (b >= a + (1u << 20) && ::madvise(data_ + a, b - a, MADV_DONTNEED) == 0) gave = true;
+  };
+  const std::size_t a = static_cast<std::size_t>(from % capacity_);
+  const std::size_t n = static_cast<std::size_t>(to - from);
+  if (a + n <= capacity_) {
+    drop(a, a + n);
+  } else {
+    drop(a, capacity_);
+    drop(0, a + n - capacity_);
+  }
+  if (gave) ++give_backs_;
 }
 
 void event_ring::release(std::uint64_t pos) noexcept {

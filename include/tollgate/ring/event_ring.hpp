@@ -51,7 +51,9 @@ class event_ring {
   void commit() noexcept;
   // Called now and then (the shard's tick): when nothing was reserved since
   // the last call and every record is released, gives the pages above the
-  // window back, so memory a burst took returns while no load comes.
+  // window back, so memory a burst took returns while no load comes; under
+  // load that never lets the ring empty, gives back the released pages the
+  // producer will not reach within the next window.
   void trim() noexcept;
   // Forgets every reservation since the last commit()/rollback().
   void rollback() noexcept;
@@ -111,6 +113,7 @@ class event_ring {
 
  private:
   bool move_tail_over_skip() noexcept;
+  void give_back_behind() noexcept;
   void give_back_above(std::size_t keep, std::size_t factor) noexcept;
 
   std::size_t capacity_;
