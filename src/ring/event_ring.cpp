@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <vector>
 
 namespace tg::ring {
 namespace {
@@ -201,6 +202,15 @@ void event_ring::give_back_behind() noexcept {
     drop(0, a + n - capacity_);
   }
   if (gave) ++give_backs_;
+}
+
+std::size_t event_ring::resident_bytes() const {
+  const std::size_t page = page_size();
+  std::vector<unsigned char> in((capacity_ + page - 1) / page);
+  if (::mincore(data_, capacity_, in.data()) != 0) return 0;
+  std::size_t n = 0;
+  for (unsigned char c : in) n += c & 1;
+  return n * page;
 }
 
 void event_ring::release(std::uint64_t pos) noexcept {

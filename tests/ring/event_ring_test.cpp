@@ -3,10 +3,7 @@
 // admission, and a two-thread run that checks every record arrives intact.
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -126,17 +123,6 @@ TEST_CASE("ring carries every record intact between two threads") {
 
 // ---- lazy use of memory: early wraps inside the window, pages given back ----
 
-namespace {
-std::size_t resident_bytes() {
-  std::FILE* f = std::fopen("/proc/self/statm", "r");
-  unsigned long size = 0, resident = 0;
-  if (f != nullptr) {
-    if (std::fscanf(f, "%lu %lu", &size, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-}
-}  // namespace
 
 TEST_CASE("ring goes back to offset 0 past its window while the consumer keeps up") {
   event_ring r(256 * 1024, 8 * 1024);
@@ -153,6 +139,7 @@ TEST_CASE("ring goes back to offset 0 past its window while the consumer keeps u
   }
   // 5000 records went through (1.6 MB), but only the window and one record past it were written.
   CHECK(r.touched_bytes() <= 8 * 1024 + event_ring::footprint(rec.size() + 8));
+  CHECK(r.resident_bytes() <= 16 * 1024);  // of 256 KiB: the rest was never faulted in
 }
 
 TEST_CASE("ring with a consumer that holds records still uses its whole capacity") {
@@ -223,7 +210,7 @@ TEST_CASE("ring gives back the pages a burst touched once it wraps early again")
   constexpr std::size_t cap = 64u << 20, window = 1u << 20;
   event_ring r(cap, window);
   const std::string rec(4000, 'b');
-  const std::size_t base = resident_bytes();
+  const std::size_t base = r.resident_bytes();
   // A burst the consumer does not keep up with: 32 MiB held, then released.
   std::size_t held = 0;
   while (held < (32u << 20)) {
@@ -231,7 +218,7 @@ TEST_CASE("ring gives back the pages a burst touched once it wraps early again")
     r.commit();
     held += event_ring::footprint(rec.size());
   }
-  const std::size_t burst = resident_bytes();
+  const std::size_t burst = r.resident_bytes();
   CHECK(burst >= base + (24u << 20));
   CHECK(drain(r).size() == held / event_ring::footprint(rec.size()));
   CHECK(r.give_backs() == 0);
@@ -250,7 +237,7 @@ TEST_CASE("ring gives back the pages a burst touched once it wraps early again")
   CHECK(r.give_backs() >= 1);
   CHECK(laps > static_cast<int>(window / event_ring::footprint(rec.size())));
   CHECK(r.touched_bytes() <= 2 * window + event_ring::footprint(rec.size()));
-  CHECK(resident_bytes() + (24u << 20) <= burst);
+  CHECK(r.resident_bytes() + (24u << 20) <= burst);
   REQUIRE(put(r, "after the burst"));
   r.commit();
   CHECK(drain(r) == std::vector<std::string>{"after the burst"});
@@ -266,7 +253,7 @@ TEST_CASE("ring gives back what a burst touched once it stays idle and empty") {
     r.commit();
     held += event_ring::footprint(rec.size());
   }
-  const std::size_t burst = resident_bytes();
+  const std::size_t burst = r.resident_bytes();
   const std::uint64_t stale = r.read_begin();
   r.trim();  // records are held: nothing to give back
   CHECK(r.give_backs() == 0);
@@ -274,7 +261,7 @@ TEST_CASE("ring gives back what a burst touched once it stays idle and empty") {
   r.trim();  // idle and empty now
   CHECK(r.give_backs() == 1);
   CHECK(r.touched_bytes() <= window);
-  CHECK(resident_bytes() + (24u << 20) <= burst);
+  CHECK(r.resident_bytes() + (24u << 20) <= burst);
   CHECK(r.empty());
   CHECK(r.used_bytes() == 0);
   event_ring::record out;
@@ -290,7 +277,7 @@ TEST_CASE("ring whose consumer always holds some records gives back the released
   constexpr std::size_t cap = 64u << 20, window = 1u << 20;
   event_ring r(cap, window);
   const std::string rec(4000, 'f');
-  const std::size_t base = resident_bytes();
+  const std::size_t base = r.resident_bytes();
   std::size_t peak = 0;
   std::uint64_t cursor = r.read_begin();  // the consumer's next read; it releases 64 records behind it
   std::vector<std::uint64_t> behind;
@@ -318,7 +305,7 @@ TEST_CASE("ring whose consumer always holds some records gives back the released
     }
     if (i % 256 == 0) {
       r.trim();  // the tick
-      peak = std::max(peak, resident_bytes());
+      peak = std::max(peak, r.resident_bytes());
     }
   }
   CHECK(intact);

@@ -108,6 +108,9 @@ class event_ring {
   // Producer side: the highest offset written since the last give-back, i.e.
   // how much of the buffer the ring holds in memory at most.
   std::size_t touched_bytes() const noexcept { return touched_; }
+  // Bytes of the buffer in memory now (mincore(2); a system call and a walk
+  // over the page table: for tests and diagnostics, not the hot path).
+  std::size_t resident_bytes() const;
   // Producer side: how many times pages were given back.
   std::uint64_t give_backs() const noexcept { return give_backs_; }
 
