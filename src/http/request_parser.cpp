@@ -98,7 +98,6 @@ std::string_view request::header(std::string_view name) const {
 struct request_parser::impl {
   parser_limits limits;
   llhttp_t llp{};
-  llhttp_settings_t settings{};
   request req;
   phase ph = phase::idle;
   event pending_event = event::need_more;   // set by a pausing callback
@@ -122,19 +121,28 @@ struct request_parser::impl {
   std::size_t body_cap = 0;
 
   explicit impl(const parser_limits& l) : limits(l) {
-    llhttp_settings_init(&settings);
-    settings.on_message_begin = on_message_begin;
-    settings.on_url = on_url;
-    settings.on_header_field = on_header_field;
-    settings.on_header_field_complete = on_header_field_complete;
-    settings.on_header_value = on_header_value;
-    settings.on_header_value_complete = on_header_value_complete;
-    settings.on_headers_complete = on_headers_complete;
-    settings.on_body = on_body;
-    settings.on_chunk_header = on_chunk_header;
-    settings.on_message_complete = on_message_complete;
-    llhttp_init(&llp, HTTP_REQUEST, &settings);
+    llhttp_init(&llp, HTTP_REQUEST, &callbacks());
     llp.data = this;
+  }
+  // The callbacks are the same for every parser: one table, not a copy per
+  // connection (llhttp keeps a pointer to it).
+  static const llhttp_settings_t& callbacks() {
+    static const llhttp_settings_t table = [] {
+      llhttp_settings_t t;
+      llhttp_settings_init(&t);
+      t.on_message_begin = on_message_begin;
+      t.on_url = on_url;
+      t.on_header_field = on_header_field;
+      t.on_header_field_complete = on_header_field_complete;
+      t.on_header_value = on_header_value;
+      t.on_header_value_complete = on_header_value_complete;
+      t.on_headers_complete = on_headers_complete;
+      t.on_body = on_body;
+      t.on_chunk_header = on_chunk_header;
+      t.on_message_complete = on_message_complete;
+      return t;
+    }();
+    return table;
   }
   ~impl() { std::free(body); }
   impl(const impl&) = delete;
@@ -432,6 +440,22 @@ void request_parser::reset() {
   s.error = parse_errc::none;
   s.release_body_above(reset_keep_capacity);
   llhttp_reset(&s.llp);
+}
+
+void request_parser::shrink() {
+  impl& s = *impl_;
+  if (s.ph != phase::idle) return;
+  std::string().swap(s.head);
+  std::vector<field_offsets>().swap(s.offsets);
+  std::vector<std::pair<std::string_view, std::string_view>>().swap(s.views);
+  s.release_body_above(0);
+}
+
+std::size_t request_parser::held_bytes() const {
+  const impl& s = *impl_;
+  const std::size_t head = s.head.capacity() > 15 ? s.head.capacity() : 0;  // beyond the in-object buffer
+  return head + s.offsets.capacity() * sizeof(field_offsets) +
+         s.views.capacity() * sizeof(std::pair<std::string_view, std::string_view>) + s.body_cap;
 }
 
 bool request_parser::in_request() const { return impl_->ph == phase::head || impl_->ph == phase::body; }

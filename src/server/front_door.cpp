@@ -139,7 +139,12 @@ void front_door::on_accept(const io_uring_cqe& cqe) {
         free_slots_.pop_back();
       } else {
         slot = static_cast<std::uint32_t>(conns_.size());
-        conns_.push_back(std::make_unique<connection>(opts_.limits));
+        conns_.push_back(nullptr);
+        slot_gens_.push_back(0);
+      }
+      if (!conns_[slot]) {  // new, or its object went after a burst (release_cold_slots)
+        conns_[slot] = std::make_unique<connection>(opts_.limits);
+        conns_[slot]->gen = slot_gens_[slot];
       }
       connection& c = *conns_[slot];
       c.fd = fd;
@@ -211,6 +216,8 @@ void front_door::on_recv(const io_uring_cqe& cqe, std::uint32_t slot) {
   if (cqe.res > 0) {
     const auto bid = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
     counters_.bytes_received.add(static_cast<std::uint64_t>(cqe.res));
+    c.heard = true;
+    c.slim = false;
     if (c.tls) tls_receive(c, slot, buffers_->buffer(bid), static_cast<std::size_t>(cqe.res));
     else receive(c, slot, buffers_->buffer(bid), static_cast<std::size_t>(cqe.res));
     buffers_->give_back(bid);
@@ -436,7 +443,7 @@ void front_door::note_ring_refusals(connection& c) {
   if (output_ != nullptr) {
     if (const auto r = output_->rejected(c.ack_ring_begin, c.ack_ring_end)) {
       c.ack_refused = true;
-      c.ack_refused_detail = upstream_refused_detail(r->events, r->status, r->detail);
+      c.ack_refused_detail = std::make_unique<std::string>(upstream_refused_detail(r->events, r->status, r->detail));
     }
   }
   c.ack_ring_end = 0;  // looked at
@@ -466,6 +473,7 @@ void front_door::check_acks() {
   std::size_t keep = 0;
   for (std::size_t i = 0; i < ack_waiters_.size(); ++i) {
     const std::uint32_t slot = ack_waiters_[i];
+    if (!conns_[slot]) continue;
     connection& c = *conns_[slot];
     if (!c.in_use || !c.awaiting_ack || c.closing) continue;
     const auto ep = c.ack_status == 202 ? endpoint::ingest_v3 : endpoint::ingest_v1;
@@ -477,10 +485,12 @@ void front_door::check_acks() {
       if (!c.ack_refused && c.ack_for == ack_wait::spool_delivered && c.ack_first_seq != 0) {
         if (const auto r = spool_->refused(c.ack_first_seq, c.ack_position)) {
           c.ack_refused = true;
-          c.ack_refused_detail = upstream_refused_detail(r->events, r->status, r->detail);
+          c.ack_refused_detail =
+              std::make_unique<std::string>(upstream_refused_detail(r->events, r->status, r->detail));
         }
       }
-      if (c.ack_refused) refuse_waiter(c, slot, ep, refusal::upstream_refused, c.ack_refused_detail);
+      const std::string_view detail = c.ack_refused_detail ? std::string_view(*c.ack_refused_detail) : std::string_view{};
+      if (c.ack_refused) refuse_waiter(c, slot, ep, refusal::upstream_refused, detail);
       else answer_waiter(c, slot, ep, c.ack_status);
     } else if (c.ack_for == ack_wait::spool_synced && spool_->failing() && spool_->written_seq() < c.ack_position) {
       refuse_waiter(c, slot, ep, refusal::spool_write_failed);
@@ -493,7 +503,7 @@ void front_door::check_acks() {
     c.awaiting_ack = false;
     c.ack_refused = false;
     c.ack_ring_end = 0;
-    if (!c.ack_refused_detail.empty()) std::string().swap(c.ack_refused_detail);
+    c.ack_refused_detail.reset();
     if (c.ack_conn != http::connection::close) set_deadline(c, dl_idle, opts_.idle_timeout_ms);
     drain_stash(c, slot);
     mark_dirty(slot);
@@ -516,7 +526,7 @@ bool front_door::output_blocked(const connection& c) const noexcept {
 // End of an iteration: start a send if there is output, and make the recv
 // state match what the connection wants.
 void front_door::flush(std::uint32_t slot) {
-  if (slot >= conns_.size()) return;
+  if (slot >= conns_.size() || !conns_[slot]) return;
   connection& c = *conns_[slot];
   if (!c.in_use || c.closing) return;
   if (c.tls && !c.send_inflight) {
@@ -622,6 +632,7 @@ void front_door::maybe_release(connection& c, std::uint32_t slot) {
   // free slots keep small ones for the next clients, the others free all
   // (after a burst of connections, memory is returned).
   const bool warm = free_slots_.size() < opts_.warm_connections;
+  if (!warm) cold_slots_ = true;
   if (warm) c.parser.reset();
   else c.parser = http::request_parser(opts_.limits);
   c.stash.clear();
@@ -635,7 +646,7 @@ void front_door::maybe_release(connection& c, std::uint32_t slot) {
   c.sent = 0;
   account(c);
   c.kept.reset();
-  std::string().swap(c.ack_refused_detail);
+  c.ack_refused_detail.reset();
   c.ack_refused = false;
   c.ack_ring_end = 0;
   c.reply.reset();  // the pass-through lets go of the upstream side
@@ -652,6 +663,43 @@ void front_door::maybe_release(connection& c, std::uint32_t slot) {
   counters_.connections_open.set(static_cast<std::int64_t>(open_));
 }
 
+// After a burst of connections closed, the free slots past the warm ones
+// give their objects back (parser and connection state, about a KiB each);
+// the slot numbers stay, with their generation, for the next clients. Not
+// while one of the lists still names the slot (they let go of it in poll()).
+void front_door::release_cold_slots() {
+  cold_slots_ = false;
+  for (std::size_t i = opts_.warm_connections; i < free_slots_.size(); ++i) {
+    const std::uint32_t slot = free_slots_[i];
+    std::unique_ptr<connection>& p = conns_[slot];
+    if (!p) continue;
+    if (p->in_use || p->parked_listed || p->reply_listed ||
+        std::find(ack_waiters_.begin(), ack_waiters_.end(), slot) != ack_waiters_.end()) {
+      cold_slots_ = true;  // tried again next tick
+      continue;
+    }
+    slot_gens_[slot] = p->gen;
+    p.reset();
+  }
+}
+
+// A keep-alive connection that sent nothing for a whole tick keeps only the
+// parser itself: its head copy, body and output buffers go back to the
+// allocator (a busy connection keeps them warm: it is never idle a tick).
+void front_door::slim_down(connection& c) {
+  if (c.parser.in_request() || c.has_stash() || c.send_inflight || c.unsent() != 0 || c.awaiting_ack || c.reply ||
+      c.lingering || c.closing || c.tls) {
+    return;
+  }
+  c.parser.shrink();
+  std::string().swap(c.stash);
+  c.stash_off = 0;
+  std::string().swap(c.out_pending);
+  std::string().swap(c.out_sending);
+  c.sent = 0;
+  c.slim = true;
+}
+
 void front_door::set_deadline(connection& c, int kind, unsigned ms) {
   c.deadline_kind = kind;
   c.deadline_ms = kind == dl_none ? 0 : now_ + ms;
@@ -664,8 +712,12 @@ void front_door::tick(std::uint64_t now_ms) {
   // Accepting again after a pause: descriptors may have been freed since.
   if (accept_backoff_.resume(now_) && !draining_ && !accepting_) arm_accept();
   if (accept_backoff_.log_due(now_)) log_accept_errors();
+  // No event since the last tick and every one released: the ring's pages
+  // above its window go back (after a burst, memory returns without load).
+  events_.trim();
   const bool force = draining_ && now_ >= drain_deadline_;
   for (std::uint32_t slot = 0; slot < conns_.size(); ++slot) {
+    if (!conns_[slot]) continue;
     connection& c = *conns_[slot];
     if (!c.in_use || c.closing) continue;
     if (force) {
@@ -673,6 +725,8 @@ void front_door::tick(std::uint64_t now_ms) {
       continue;
     }
     if (c.parked) continue;  // retried above
+    if (!c.heard && !c.slim) slim_down(c);
+    c.heard = false;
     if (c.deadline_ms == 0 || now_ < c.deadline_ms) continue;
     switch (c.deadline_kind) {
       case dl_header:
@@ -692,6 +746,7 @@ void front_door::tick(std::uint64_t now_ms) {
       default: break;
     }
   }
+  if (cold_slots_) release_cold_slots();
 }
 
 // A parked request that waits for ring space is asked again only once the
@@ -717,6 +772,7 @@ void front_door::retry_parked() {
   std::size_t keep = 0;
   for (std::size_t i = 0; i < parked_slots_.size(); ++i) {
     const std::uint32_t slot = parked_slots_[i];
+    if (!conns_[slot]) continue;
     connection& c = *conns_[slot];
     if (!c.in_use || c.closing || !c.parked) {
       c.parked_listed = false;
@@ -752,6 +808,7 @@ void front_door::begin_drain() {
   listen_fd_ = -1;
   // Idle keep-alive connections close now; the others after their response.
   for (std::uint32_t slot = 0; slot < conns_.size(); ++slot) {
+    if (!conns_[slot]) continue;
     connection& c = *conns_[slot];
     if (!c.in_use || c.closing) continue;
     if (!c.parser.in_request() && !c.has_stash() && !c.parked && !c.awaiting_ack && !c.reply && !c.send_inflight &&

@@ -116,6 +116,8 @@ class front_door final : public reactor::component {
   void close_conn(connection& c, std::uint32_t slot);
   void maybe_release(connection& c, std::uint32_t slot);
   void set_deadline(connection& c, int kind, unsigned ms);
+  void slim_down(connection& c);
+  void release_cold_slots();
   bool wants_input(const connection& c) const;
   void give_back_buffer(const io_uring_cqe& cqe);
   // TLS on the listener (front_door_tls.cpp): a new connection's session,
@@ -142,7 +144,9 @@ class front_door final : public reactor::component {
 
   std::unique_ptr<reactor::buffer_ring> buffers_;
   std::unique_ptr<tls_listener> tls_;  // --tls-cert; null: plaintext
-  std::vector<std::unique_ptr<connection>> conns_;  // slot = index
+  std::vector<std::unique_ptr<connection>> conns_;  // slot = index; null: a free slot whose object went
+  std::vector<std::uint32_t> slot_gens_;     // a slot's generation while its object is gone
+  bool cold_slots_ = false;                  // free slots past the warm ones may still hold objects
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::uint32_t> dirty_;         // slots to flush at the end of the iteration
   std::vector<std::uint32_t> ack_waiters_;   // slots awaiting an acknowledgement

@@ -16,6 +16,7 @@ void front_door::pull_replies() {
   std::size_t keep = 0;
   for (std::size_t i = 0; i < reply_slots_.size(); ++i) {
     const std::uint32_t slot = reply_slots_[i];
+    if (!conns_[slot]) continue;
     connection& c = *conns_[slot];
     if (!c.in_use || c.closing || !c.reply) {
       c.reply_listed = false;

@@ -2,7 +2,8 @@
 // libFuzzer target: the HTTP request parser over arbitrary bytes in arbitrary
 // pieces (split_input.hpp). Oracles besides the sanitizers: consumed never
 // exceeds what was fed (parser_driver.hpp checks), and the outcome (requests,
-// heads, error) is the same as for the bytes fed whole (issue 16).
+// heads, error) is the same as for the bytes fed whole (issue 16), and the
+// same again when the parser frees its buffers between requests (shrink()).
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -29,6 +30,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::fprintf(stderr, "verdict depends on the split: error %d vs %d, %zu vs %zu requests\n",
                    static_cast<int>(whole.error), static_cast<int>(split.error), whole.messages.size(),
                    split.messages.size());
+      std::abort();
+    }
+    request_parser slim_parser(lim);
+    if (!(test::drive(slim_parser, in.pieces, true) == split)) {
+      std::fprintf(stderr, "shrink() between requests changed the outcome\n");
       std::abort();
     }
     for (const test::parsed& m : whole.messages) {

@@ -51,7 +51,8 @@ inline parsed snapshot(const request& r) {
   return p;
 }
 
-inline outcome drive(request_parser& parser, const std::vector<std::string_view>& pieces) {
+// shrink_between: shrink() after each message's next(), as an idle connection's trim does.
+inline outcome drive(request_parser& parser, const std::vector<std::string_view>& pieces, bool shrink_between = false) {
   outcome out;
   for (std::string_view piece : pieces) {
     std::string scratch(piece);
@@ -74,6 +75,7 @@ inline outcome drive(request_parser& parser, const std::vector<std::string_view>
       }
       out.messages.push_back(snapshot(parser.current()));
       parser.next();
+      if (shrink_between) parser.shrink();
     }
     scratch.assign(scratch.size(), '#');
   }

@@ -312,6 +312,26 @@ TEST_CASE("next() and reset() reuse the parser and its buffers") {
   CHECK(one() == first);
 }
 
+TEST_CASE("shrink() between requests frees every buffer and the next request parses the same") {
+  request_parser p;
+  const std::string all = post();
+  const outcome first = drive(p, {all});
+  REQUIRE(first.messages.size() == 1);
+  CHECK(p.held_bytes() > post_body.size());  // head copy and body kept warm by next()
+  p.shrink();
+  CHECK(p.held_bytes() == 0);
+  CHECK(drive(p, {all}) == first);
+  // Inside a request it changes nothing: the request goes on.
+  std::span<const char> rest = as_span(all);
+  feed_result r = p.feed(rest.subspan(0, 30));
+  REQUIRE(r.ev == event::need_more);
+  const std::size_t held = p.held_bytes();
+  p.shrink();
+  CHECK(p.held_bytes() == held);
+  const outcome rest_of_it = drive(p, {std::string_view(all).substr(30)});
+  CHECK(rest_of_it.messages == first.messages);
+}
+
 TEST_CASE("feeding again after message_complete without next() starts the next request") {
   request_parser p;
   std::string two = post() + post();

@@ -101,6 +101,13 @@ class request_parser {
   // Drops everything, as for a fresh connection (keeps capacity up to a bound).
   void reset();
 
+  // Between requests (after next() or reset(), before the next byte): frees
+  // every buffer a request grew, so an idle connection holds only the parser
+  // itself. The next request allocates them again. No-op inside a request.
+  void shrink();
+  // Heap bytes the parser's buffers hold now (head, header index, body).
+  std::size_t held_bytes() const;
+
   // True while inside a request (some of its bytes were fed, not yet complete).
   bool in_request() const;
 
