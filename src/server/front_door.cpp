@@ -187,6 +187,11 @@ void front_door::log_accept_errors() {
 // accept is in flight on the listener (the failure ended it), so it is safe
 // to make it non-blocking for the duration.
 void front_door::shed_backlog() {
+  // The reserve is gone when another shard's accept took the descriptor it
+  // freed last time (they share the process's table): every failed accept
+  // after a pause tries to get it back, so a descriptor freed since (a client
+  // that left) lets this shard shed again.
+  if (reserve_fd_ < 0) reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (reserve_fd_ < 0 || listen_fd_ < 0) return;
   ::close(reserve_fd_);
   reserve_fd_ = -1;

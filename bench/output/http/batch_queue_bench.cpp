@@ -41,6 +41,12 @@ std::uint64_t fill(event_ring& r) {
   return n;
 }
 
+// Where the record read at `pos` lies in the ring (null when none is there).
+const char* first_record(const event_ring& r, std::uint64_t pos) {
+  event_ring::record rec;
+  return r.read(pos, rec) ? rec.bytes.data() : nullptr;
+}
+
 // Cuts and releases every record; returns the events cut, or 0 when a batch
 // is not what the limits and the ring say it must be.
 std::uint64_t drain(event_ring& r, batch_queue& q, std::uint64_t records) {
@@ -51,7 +57,12 @@ std::uint64_t drain(event_ring& r, batch_queue& q, std::uint64_t records) {
     if (b == nullptr && records - cut < batch_events) b = q.cut(1000);  // the short tail, by linger
     if (b == nullptr) return 0;
     const std::uint32_t want = static_cast<std::uint32_t>(std::min<std::uint64_t>(batch_events, records - cut));
-    if (b->begin != expect_begin || b->events != want || b->body_bytes != 1 + want * (event_bytes + 1)) return 0;
+    // A batch begins where the one before ended; after an early wrap that
+    // position lies before the skip and reads on at the first record after it.
+    if (first_record(r, b->begin) != first_record(r, expect_begin) || b->events != want ||
+        b->body_bytes != 1 + want * (event_bytes + 1)) {
+      return 0;
+    }
     expect_begin = b->end;
     cut += b->events;
     b->st = batch::state::done;
