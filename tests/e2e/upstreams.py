@@ -121,22 +121,17 @@ class HttpsUpstream:
         self.server.server_close()
 
 
-class CloseDelimitedTlsUpstream:
-    """An HTTPS upstream whose answer has no Content-Length: a 200 whose body only
-    the end of the connection delimits. With `clean` it ends the TLS stream with
-    close_notify first; without, it shuts the TCP connection under the TLS
-    session, which is what an attacker truncating the response does (issue 16).
-    Keeps the ids of every request it answered, and counts them."""
+class _ThreadedUpstream:
+    """A listener on 127.0.0.1 (port 0) whose accept loop hands each connection
+    to self._one(raw) on a thread of its own; counts the connections."""
 
-    def __init__(self, cert, key):
-        self.clean = False
-        self.answered = 0
-        self.ids = []
+    def _listen(self, rcvbuf=None):
+        self.connections = 0
         self.lock = threading.Lock()
-        self.ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.ctx.load_cert_chain(cert, key)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)  # before listen(): the window
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
         self.sock.settimeout(0.2)
@@ -153,7 +148,30 @@ class CloseDelimitedTlsUpstream:
                 continue
             except OSError:
                 return
+            with self.lock:
+                self.connections += 1
             threading.Thread(target=self._one, args=(raw,), daemon=True).start()
+
+    def close(self):
+        self.stopping = True
+        self.sock.close()
+        self.thread.join(5)
+
+
+class CloseDelimitedTlsUpstream(_ThreadedUpstream):
+    """An HTTPS upstream whose answer has no Content-Length: a 200 whose body only
+    the end of the connection delimits. With `clean` it ends the TLS stream with
+    close_notify first; without, it shuts the TCP connection under the TLS
+    session, which is what an attacker truncating the response does (issue 16).
+    Keeps the ids of every request it answered, and counts them."""
+
+    def __init__(self, cert, key):
+        self.clean = False
+        self.answered = 0
+        self.ids = []
+        self.ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.ctx.load_cert_chain(cert, key)
+        self._listen()
 
     def _one(self, raw):
         raw.settimeout(10)
@@ -204,13 +222,8 @@ class CloseDelimitedTlsUpstream:
         with self.lock:
             return self.answered, list(self.ids)
 
-    def close(self):
-        self.stopping = True
-        self.sock.close()
-        self.thread.join(5)
 
-
-class EarlyAnswerUpstream:
+class EarlyAnswerUpstream(_ThreadedUpstream):
     """An upstream (HTTPS with `cert` and `key`, else plain HTTP) that answers
     each request with 204 as soon as it has the head, then reads the body on the
     same keep-alive connection, as nginx's `return 204` does. A small receive
@@ -220,34 +233,11 @@ class EarlyAnswerUpstream:
 
     def __init__(self, cert=None, key=None):
         self.ids = []
-        self.connections = 0
-        self.lock = threading.Lock()
         self.ctx = None
         if cert:
             self.ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             self.ctx.load_cert_chain(cert, key)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before listen(): the window
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.stopping = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while not self.stopping:
-            try:
-                raw, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self.lock:
-                self.connections += 1
-            threading.Thread(target=self._one, args=(raw,), daemon=True).start()
+        self._listen(rcvbuf=4096)
 
     def _one(self, raw):
         raw.settimeout(10)
@@ -288,8 +278,3 @@ class EarlyAnswerUpstream:
     def stats(self):
         with self.lock:
             return self.connections, list(self.ids)
-
-    def close(self):
-        self.stopping = True
-        self.sock.close()
-        self.thread.join(5)
