@@ -157,6 +157,31 @@ class _ThreadedUpstream:
         self.sock.close()
         self.thread.join(5)
 
+    @staticmethod
+    def _recv_until(conn, data, done):
+        """Reads into `data` until done(data); None when the peer closes first."""
+        while not done(data):
+            chunk = conn.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
+    @staticmethod
+    def _read_head(conn, data):
+        """(Content-Length, the bytes after the head) of the next request, or
+        None when the peer closes first."""
+        data = _ThreadedUpstream._recv_until(conn, data, lambda d: b"\r\n\r\n" in d)
+        if data is None:
+            return None
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                length = int(v.strip())
+        return length, rest
+
 
 class CloseDelimitedTlsUpstream(_ThreadedUpstream):
     """An HTTPS upstream whose answer has no Content-Length: a 200 whose body only
@@ -181,23 +206,13 @@ class CloseDelimitedTlsUpstream(_ThreadedUpstream):
             raw.close()
             return
         try:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n")[1:]:
-                k, _, v = line.partition(b":")
-                if k.strip().lower() == b"content-length":
-                    length = int(v.strip())
-            while len(body) < length:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                body += chunk
+            got = self._read_head(conn, b"")
+            if got is None:
+                return
+            length, body = got
+            body = self._recv_until(conn, body, lambda d: len(d) >= length)
+            if body is None:
+                return
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\naccepted\n")
             with self.lock:
                 self.answered += 1
@@ -249,24 +264,15 @@ class EarlyAnswerUpstream(_ThreadedUpstream):
         try:
             data = b""
             while True:
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
-                head, _, data = data.partition(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    k, _, v = line.partition(b":")
-                    if k.strip().lower() == b"content-length":
-                        length = int(v.strip())
+                got = self._read_head(conn, data)
+                if got is None:
+                    return
+                length, data = got
                 conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")  # before reading the body
                 time.sleep(0.05)
-                while len(data) < length:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
+                data = self._recv_until(conn, data, lambda d: len(d) >= length)
+                if data is None:
+                    return
                 body, data = data[:length], data[length:]
                 with self.lock:
                     self.ids.extend(e["id"] for e in json.loads(body))
