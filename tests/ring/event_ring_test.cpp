@@ -90,12 +90,16 @@ TEST_CASE("ring rejects a record larger than its capacity") {
   CHECK(r.try_reserve(4096) == nullptr);
 }
 
-TEST_CASE("ring carries every record intact between two threads") {
-  event_ring r(64 * 1024);
-  constexpr int count = 200000;
+// A producer thread puts `count` records of different lengths (padded with
+// `pad`, `i % pad_mod` bytes of it) while this thread reads them in order and
+// releases after every `release_every`-th; true when each arrived intact.
+bool carry_between_threads(event_ring& r, int count, int pad_mod, char pad, int release_every) {
+  auto nth = [&](int i) {
+    return "event-" + std::to_string(i) + std::string(static_cast<std::size_t>(i % pad_mod), pad);
+  };
   std::thread producer([&] {
     for (int i = 0; i < count; ++i) {
-      std::string s = "event-" + std::to_string(i) + std::string(static_cast<std::size_t>(i % 97), 'z');
+      const std::string s = nth(i);
       while (!put(r, s)) std::this_thread::yield();
       r.commit();
     }
@@ -109,15 +113,19 @@ TEST_CASE("ring carries every record intact between two threads") {
       std::this_thread::yield();
       continue;
     }
-    std::string expect = "event-" + std::to_string(seen) + std::string(static_cast<std::size_t>(seen % 97), 'z');
-    if (std::string_view(rec.bytes.data(), rec.bytes.size()) != expect) ok = false;
+    if (std::string_view(rec.bytes.data(), rec.bytes.size()) != nth(seen)) ok = false;
     pos = rec.next;
-    r.release(pos);
+    if (seen % release_every == 0) r.release(pos);
     ++seen;
   }
+  r.release(pos);
   producer.join();
-  CHECK(ok);
-  CHECK(seen == count);
+  return ok && seen == count;
+}
+
+TEST_CASE("ring carries every record intact between two threads") {
+  event_ring r(64 * 1024);
+  CHECK(carry_between_threads(r, 200000, 97, 'z', 1));
   CHECK(r.empty());
 }
 
@@ -317,32 +325,7 @@ TEST_CASE("ring whose consumer always holds some records gives back the released
 
 TEST_CASE("ring carries every record intact between two threads across early wraps") {
   event_ring r(64 * 1024, 8 * 1024);
-  constexpr int count = 200000;
-  std::thread producer([&] {
-    for (int i = 0; i < count; ++i) {
-      std::string s = "event-" + std::to_string(i) + std::string(static_cast<std::size_t>(i % 211), 'q');
-      while (!put(r, s)) std::this_thread::yield();
-      r.commit();
-    }
-  });
-  int seen = 0;
-  bool ok = true;
-  std::uint64_t pos = r.read_begin();
-  while (seen < count) {
-    event_ring::record rec;
-    if (!r.read(pos, rec)) {
-      std::this_thread::yield();
-      continue;
-    }
-    std::string expect = "event-" + std::to_string(seen) + std::string(static_cast<std::size_t>(seen % 211), 'q');
-    if (std::string_view(rec.bytes.data(), rec.bytes.size()) != expect) ok = false;
-    pos = rec.next;
-    if (seen % 3 == 0) r.release(pos);  // sometimes hold a few records, so some wraps happen and some do not
-    ++seen;
-  }
-  r.release(pos);
-  producer.join();
-  CHECK(ok);
-  CHECK(seen == count);
+  // Sometimes a few records are held, so some wraps happen and some do not.
+  CHECK(carry_between_threads(r, 200000, 211, 'q', 3));
   CHECK(r.empty());
 }
