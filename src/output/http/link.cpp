@@ -270,11 +270,8 @@ void link::pump() {
   }
   if (held_ && !request_unsent()) {
     // The request is all out now: its early answer goes to the owner.
-    st_ = state::ready;
     deadline_ms_ = 0;
-    news_.push_back(std::move(*held_));
-    held_.reset();
-    batch_id = 0;
+    deliver_held();
   }
   // Ready links keep a recv armed too, so an upstream closing an idle
   // keep-alive connection is noticed now, not as a failed request later.
@@ -307,10 +304,7 @@ void link::fail(failure f, std::string_view why) {
   if (held_) {
     // The upstream answered the request already: that answer stands, and
     // the failure (of sending the rest) concerns no request.
-    news_.push_back(std::move(*held_));
-    held_.reset();
-    batch_id = 0;
-    st_ = state::ready;
+    deliver_held();
   }
   const bool had_request = st_ == state::busy;
   const bool already_closing = st_ == state::closing;
@@ -354,6 +348,15 @@ link_news link::response_news(const http::response& r) const {
 void link::report_response(const http::response& r) {
   news_.push_back(response_news(r));
   batch_id = 0;
+}
+
+// The answer that came before the whole request went out, now that the
+// request is done with (sent, or failed): the link is free for the next.
+void link::deliver_held() {
+  news_.push_back(std::move(*held_));
+  held_.reset();
+  batch_id = 0;
+  st_ = state::ready;
 }
 
 void link::report_failure(failure f, std::string_view why, bool had_request) {

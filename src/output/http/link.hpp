@@ -108,6 +108,7 @@ class link {
   std::uint64_t tag(op o) const noexcept { return reactor::encode(owner_.id(), o, slot_, gen_); }
   link_news response_news(const http::response& r) const;
   void report_response(const http::response& r);
+  void deliver_held();
   void report_failure(failure f, std::string_view why, bool had_request);
 
   std::uint32_t slot_;
