@@ -47,7 +47,6 @@ client& client::operator=(client&& o) noexcept {
 
 void client::destroy() noexcept {
   if (rk_ == nullptr) return;
-  if (target_) target_->self = nullptr;
   rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
   if (rkqu_ != nullptr) rd_kafka_queue_destroy(rkqu_);  // our reference; before the producer
   rkqu_ = nullptr;

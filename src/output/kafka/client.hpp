@@ -13,11 +13,10 @@
 
 namespace tg::kafka {
 
-class shard_producer;
-
+// The producer's opaque, read by the log callback on librdkafka's threads
+// (delivery reports, statistics and errors come as events the shard polls).
 struct callback_target {
   unsigned shard = 0;
-  shard_producer* self = nullptr;  // set while the shard polls this producer
 };
 
 class client {
@@ -34,7 +33,6 @@ class client {
   rd_kafka_t* rk() const noexcept { return rk_; }
   rd_kafka_topic_t* topic() const noexcept { return rkt_; }
   rd_kafka_queue_t* queue() const noexcept { return rkqu_; }
-  callback_target& target() noexcept { return *target_; }
   explicit operator bool() const noexcept { return rk_ != nullptr; }
 
   // Drops whatever is queued or in flight (no delivery reports are served

@@ -65,7 +65,6 @@ shard_producer::~shard_producer() {
 
 void shard_producer::attach(client c) {
   client_ = std::move(c);
-  client_.target().self = this;
   // librdkafka writes these 8 bytes (an eventfd increment of 1) whenever an
   // element is enqueued on the empty main queue: delivery reports, errors
   // and statistics all land there.
@@ -348,7 +347,6 @@ void shard_producer::restart() {
   txmsg_base_ += stats_.txmsg_bytes;
   stats_ = {};
   client old = std::move(client_);
-  old.target().self = nullptr;
   // Its threads may read message values until it is gone: the chunks they
   // point into live until then.
   retired_.emplace_back([c = std::move(old), keep = values_.share()]() mutable { c.destroy(); });

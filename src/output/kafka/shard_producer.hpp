@@ -38,8 +38,9 @@ struct shared_settings {
   unsigned retry_max_ms = 30000;
 };
 
-// Sets the callbacks of the template configuration (delivery reports,
-// statistics, errors, logs); each producer's opaque is its callback_target.
+// Sets up the template configuration: delivery reports, statistics and
+// errors as events on the main queue, and the log callback (each producer's
+// opaque is its callback_target).
 void install_callbacks(rd_kafka_conf_t* conf);
 
 class shard_producer final : public output::shard_output {
