@@ -55,13 +55,8 @@ char* event_ring::try_reserve(std::size_t n) noexcept {
     // acquire: the consumer is done with what it released.
     tail_cache_ = tail_.load(std::memory_order_acquire);
     if (tail_cache_ == reserve_) {
-      std::uint32_t marker = wrap_marker;
-      std::memcpy(data_ + off, &marker, sizeof marker);
-      skip_from_ = reserve_;
       if (off > lap_tick_) lap_tick_ = off;
-      reserve_ += capacity_ - off;
-      skip_to_ = reserve_;
-      tail_cache_ = reserve_;
+      skip_to_start(off);
       off = 0;
     }
   }
@@ -97,6 +92,18 @@ void event_ring::commit() noexcept {
   }
   // release: the record bytes are written before the consumer can see head.
   head_.store(reserve_, std::memory_order_release);
+}
+
+// An early wrap from offset `off` of an empty ring: a wrap marker there, and
+// the producer goes on at offset 0 of the next lap; the skipped bytes count
+// as free (move_tail_over_skip() makes it so for the consumer).
+void event_ring::skip_to_start(std::size_t off) noexcept {
+  std::uint32_t marker = wrap_marker;
+  std::memcpy(data_ + off, &marker, sizeof marker);
+  skip_from_ = reserve_;
+  reserve_ += capacity_ - off;
+  skip_to_ = reserve_;
+  tail_cache_ = reserve_;
 }
 
 // The tail moves over the skip before head is published: a consumer that
@@ -154,12 +161,7 @@ void event_ring::trim() noexcept {
   if (touched_ <= window_ || skip_to_ != 0 || reserve_ != head_.load(std::memory_order_relaxed)) return;
   const std::size_t off = reserve_ % capacity_;
   if (off == 0 || tail_.load(std::memory_order_acquire) != reserve_) return;
-  std::uint32_t marker = wrap_marker;
-  std::memcpy(data_ + off, &marker, sizeof marker);
-  skip_from_ = reserve_;
-  reserve_ += capacity_ - off;
-  skip_to_ = reserve_;
-  tail_cache_ = reserve_;
+  skip_to_start(off);
   lap_hi_ = 0;
   if (move_tail_over_skip()) give_back_above(window_, 1);
   head_.store(reserve_, std::memory_order_release);

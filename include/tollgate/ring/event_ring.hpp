@@ -115,6 +115,7 @@ class event_ring {
   std::uint64_t give_backs() const noexcept { return give_backs_; }
 
  private:
+  void skip_to_start(std::size_t off) noexcept;
   bool move_tail_over_skip() noexcept;
   void give_back_behind() noexcept;
   void give_back_above(std::size_t keep, std::size_t factor) noexcept;
