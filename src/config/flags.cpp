@@ -279,7 +279,7 @@ std::vector<flag> table() {
   t.push_back({"idle-timeout-ms", "TOLLGATE_IDLE_TIMEOUT_MS", "MS", std::to_string(d.idle_timeout_ms),
                "Keep-alive connections with no request in progress are closed after this.",
                number("idle-timeout-ms", &server::options::idle_timeout_ms, false, 1, 86400000)});
-  t.push_back({"buffer-bytes", "TOLLGATE_BUFFER_BYTES", "SIZE", "64MiB",
+  t.push_back({"buffer-bytes", "TOLLGATE_BUFFER_BYTES", "SIZE", "32MiB",
                "Event buffer (ring) per shard: how much can wait for a slow or failing upstream. Above 90% full "
                "the shard stops reading new requests (TCP pushes back, /readyz fails); see --when-full. Must be "
                "at least twice --max-body-bytes.",

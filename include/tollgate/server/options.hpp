@@ -60,7 +60,7 @@ struct options {
   // of any beyond these are freed.
   std::size_t warm_connections = 256;
 
-  std::size_t buffer_bytes = 64u << 20;    // event ring per shard
+  std::size_t buffer_bytes = 32u << 20;    // event ring per shard
   double high_watermark = 0.9;             // ring fill above which new requests wait (and /readyz fails)
   ack_mode ack = ack_mode::buffered;
   when_full full = when_full::wait;

@@ -3,7 +3,7 @@
 // small harvests: cheaper than a wake-up syscall per commit on the reactor's
 // hot path, fewer context switches on a CPU the shards share, and each writev
 // carries more events. Latency to a file or stdout is not what anybody
-// measures; at 100k events/s a 10 ms pause holds about 3 MB of a 64 MiB ring.
+// measures; at 100k events/s a 10 ms pause holds about 3 MB of a 32 MiB ring.
 #include "tollgate/output/jsonl/writer.hpp"
 
 #include <fcntl.h>

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Where the CPU of a 100-event batch goes: user space against the kernel.
+
+  scripts/batch_floor.py [--tollgate BIN] [--build DIR] [--rounds 3] [--duration 3] [--connections 64] [-k 100]
+
+One shard against one nginx worker, tollgate-load closed loop, interleaved
+round after round: nginx `return 204` (it reads and discards the body),
+tollgate writing to file:/dev/null, and tollgate forwarding to an nginx
+upstream (on the load generator's CPUs, not counted). For each it reports
+the server's user and system CPU-µs per request from /proc/PID/stat.
+
+The system time is what the kernel spends on the server's behalf: receiving
+the body, and when forwarding, sending it on. On loopback the sender's send
+also runs the receiver's TCP receive in the sender's context, so a forwarding
+server pays roughly a receive twice. The last line says the ratio to nginx a
+tollgate would reach if all its user-space work cost nothing: nginx's total
+CPU per request over tollgate's system CPU per request. A target above that
+ratio cannot be met by changing tollgate's code on this machine.
+"""
+import argparse
+import importlib.util
+import os
+import statistics
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+spec = importlib.util.spec_from_file_location("macro_bench", os.path.join(HERE, "macro_bench.py"))
+mb = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mb)
+
+
+def split_seconds(pids):
+    """(user, system) CPU-seconds of pids."""
+    u = s = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        u, s = u + int(fields[11]), s + int(fields[12])
+    return u / mb.TICK, s / mb.TICK
+
+
+def measure(srv, k, a, load_cpus):
+    try:
+        mb.tollgate_load(srv.port, k, a.connections, 1, load_cpus, 1)  # warm-up
+        u0, s0 = split_seconds(srv.pids)
+        r = mb.tollgate_load(srv.port, k, a.connections, a.duration, load_cpus, 1)
+        u1, s1 = split_seconds(srv.pids)
+    finally:
+        srv.stop()
+    if r["errors"]["total"]:
+        raise RuntimeError(f"{srv.name}: {r['errors']['total']} errors under load")
+    n = r["requests_per_s"] * a.duration
+    return {"rps": r["requests_per_s"], "user_us": (u1 - u0) / n * 1e6, "sys_us": (s1 - s0) / n * 1e6}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tollgate", default=os.path.join(mb.ROOT, "build", "src", "app", "tollgate"))
+    ap.add_argument("--build", default=os.path.join(mb.ROOT, "build"))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=3)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("-k", type=int, default=100, help="events per request (default 100)")
+    a = ap.parse_args()
+    mb.TOLLGATE = a.tollgate
+    mb.LOAD = os.path.join(a.build, "tools", "load", "tollgate-load")
+    server_cpus, load_cpus, _ = mb.cpu_split(os.cpu_count(), 1)
+    tmp = tempfile.mkdtemp(prefix="tg-floor-")
+    makers = {
+        "nginx return 204": lambda: mb.Nginx(server_cpus, 1, os.path.join(tmp, "nginx"), 1024),
+        "tollgate → file:/dev/null": lambda: mb.Tollgate(server_cpus, 1),
+        "tollgate → nginx upstream": lambda: mb.TollgateForwarding(server_cpus, 1, tmp, load_cpus, "nginx"),
+    }
+    runs = {name: [] for name in makers}
+    for rnd in range(a.rounds):
+        for name, make in makers.items():
+            r = measure(make(), a.k, a, load_cpus)
+            runs[name].append(r)
+            mb.log(f"round {rnd + 1} {name:28} {r['rps']:>8.0f} req/s user {r['user_us']:6.2f} "
+                   f"sys {r['sys_us']:6.2f} CPU-µs/req")
+    med = {name: {key: statistics.median(x[key] for x in rs) for key in ("rps", "user_us", "sys_us")}
+           for name, rs in runs.items()}
+    print(f"| server ({a.k} events a request) | req/s | user CPU-µs / req | system CPU-µs / req | total | "
+          f"events per CPU-s vs nginx |")
+    print("|---|---:|---:|---:|---:|---:|")
+    ng = med["nginx return 204"]
+    ng_total = ng["user_us"] + ng["sys_us"]
+    for name, m in med.items():
+        total = m["user_us"] + m["sys_us"]
+        print(f"| {name} | {m['rps']:.0f} | {m['user_us']:.2f} | {m['sys_us']:.2f} | {total:.2f} | "
+              f"{ng_total / total:.2f}× |")
+    fw = med["tollgate → nginx upstream"]
+    print(f"\nForwarding with user space at zero cost would reach {ng_total / fw['sys_us']:.2f}× nginx "
+          f"(nginx {ng_total:.2f} CPU-µs per request, tollgate's kernel time alone {fw['sys_us']:.2f}).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
