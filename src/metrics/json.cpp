@@ -24,4 +24,34 @@ void real(std::string& out, double v, const char* f) {
   out += buf;
 }
 
+std::string& members::key(std::string_view k) {
+  if (!first_) out_ += ',';
+  first_ = false;
+  json::key(out_, k);
+  return out_;
+}
+
+members& members::num(std::string_view k, std::uint64_t v) {
+  json::num(key(k), v);
+  return *this;
+}
+
+members& members::flag(std::string_view k, bool v) {
+  key(k) += v ? "true" : "false";
+  return *this;
+}
+
+members& members::label(std::string_view k, std::string_view v) {
+  std::string& o = key(k);
+  o += '"';
+  o += v;
+  o += '"';
+  return *this;
+}
+
+members& members::real(std::string_view k, double v, const char* f) {
+  json::real(key(k), v, f);
+  return *this;
+}
+
 }  // namespace tg::metrics::json

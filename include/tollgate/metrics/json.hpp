@@ -20,6 +20,25 @@ void num(std::string& out, std::uint64_t v);
 void real(std::string& out, double v, const char* f = "%.6g");
 inline std::uint64_t positive(std::int64_t v) { return v > 0 ? static_cast<std::uint64_t>(v) : 0; }
 
+// The members of one object, each written with the comma before it that all
+// but the first need. The braces stay the caller's, so a member's value can be
+// written by any other piece: key() writes the name and leaves the value to the
+// caller.
+class members {
+ public:
+  explicit members(std::string& out) noexcept : out_(out) {}
+  std::string& key(std::string_view k);
+  members& num(std::string_view k, std::uint64_t v);
+  members& flag(std::string_view k, bool v);
+  // A fixed ASCII label as a string (nothing to escape, like the keys).
+  members& label(std::string_view k, std::string_view v);
+  members& real(std::string_view k, double v, const char* f);
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
 // Upper bound of the bucket that holds quantile q; NaN with no observation or
 // when it falls in +Inf.
 template <std::size_t N>

@@ -15,35 +15,22 @@ const char* state_of(const probe& u) {
 
 void render_status(const probe& u, std::uint64_t events_accepted, std::string& out) {
   using namespace metrics::json;
+  // These members continue the shard's object (hence the first comma).
   out += ',';
-  key(out, "events_out");
-  num(out, u.events_delivered.get());
-  out += ',';
-  key(out, "dead_lettered");
-  num(out, u.events_dead_lettered.get());
-  out += ",\"upstream\":{\"state\":\"";
-  out += state_of(u);
-  out += "\",";
-  key(out, "connections");
-  num(out, positive(u.connections_open.get()));
-  out += ',';
-  key(out, "retries");
-  num(out, u.retries.get());
-  out += ',';
-  key(out, "connect_failures");
-  num(out, u.connect_failures.get());
-  out += ',';
+  members shard(out);
+  shard.num("events_out", u.events_delivered.get()).num("dead_lettered", u.events_dead_lettered.get());
+  shard.key("upstream") += '{';
+  members up(out);
   const std::uint64_t done = u.events_delivered.get() + u.events_dead_lettered.get();
-  key(out, "waiting");
-  num(out, events_accepted > done ? events_accepted - done : 0);
-  out += ",\"outcomes\":{";
-  bool first = true;
+  up.label("state", state_of(u))
+      .num("connections", positive(u.connections_open.get()))
+      .num("retries", u.retries.get())
+      .num("connect_failures", u.connect_failures.get())
+      .num("waiting", events_accepted > done ? events_accepted - done : 0);
+  up.key("outcomes") += '{';
+  members outcomes(out);
   auto outcome = [&](const std::string& label, std::uint64_t n) {
-    if (n == 0) return;
-    if (!first) out += ',';
-    first = false;
-    key(out, label);
-    num(out, n);
+    if (n != 0) outcomes.num(label, n);
   };
   for (std::size_t i = 0; i < metrics::statuses.size(); ++i) {
     outcome(std::to_string(metrics::statuses[i]), u.outcomes[i].get());
@@ -51,12 +38,9 @@ void render_status(const probe& u, std::uint64_t events_accepted, std::string& o
   for (std::size_t c = 1; c < 6; ++c) outcome(std::to_string(c) + "xx", u.unknown_status[c].get());
   outcome("network_error", u.outcomes[outcome_network_error].get());
   outcome("timeout", u.outcomes[outcome_timeout].get());
-  out += "},";
-  key(out, "latency_s");
-  histogram_json(out, u.latency_seconds);
-  out += ',';
-  key(out, "p99_s");
-  real(out, quantile_bound(u.latency_seconds, 0.99), "%g");
+  out += '}';
+  histogram_json(up.key("latency_s"), u.latency_seconds);
+  up.real("p99_s", quantile_bound(u.latency_seconds, 0.99), "%g");
   out += '}';
 }
 

@@ -216,14 +216,10 @@ void jsonl_backend::render_metrics(std::string& out) const {
 void jsonl_backend::render_status_output(std::string& out) const {
   using namespace metrics::json;
   out += '{';
-  key(out, "events");
-  num(out, probe_.events_written.get());
-  out += ',';
-  key(out, "bytes");
-  num(out, probe_.bytes_written.get());
-  out += ',';
-  key(out, "write_errors");
-  num(out, probe_.write_errors.get());
+  members(out)
+      .num("events", probe_.events_written.get())
+      .num("bytes", probe_.bytes_written.get())
+      .num("write_errors", probe_.write_errors.get());
   out += '}';
 }
 
