@@ -9,6 +9,8 @@
 
 #include <llhttp.h>
 
+#include "llhttp_callbacks.hpp"
+
 #include <string>
 
 namespace tg::http {
@@ -31,7 +33,6 @@ enum class phase : std::uint8_t { idle, head, body, done, failed };
 struct response_parser::impl {
   response_limits limits;
   llhttp_t llp{};
-  llhttp_settings_t settings{};
   response resp;
   phase ph = phase::idle;
   bool paused_complete = false;  // set by on_message_complete for a final response
@@ -50,16 +51,7 @@ struct response_parser::impl {
   std::string body;
 
   explicit impl(const response_limits& l) : limits(l) {
-    llhttp_settings_init(&settings);
-    settings.on_message_begin = on_message_begin;
-    settings.on_header_field = on_header_field;
-    settings.on_header_field_complete = on_header_field_complete;
-    settings.on_header_value = on_header_value;
-    settings.on_header_value_complete = on_header_value_complete;
-    settings.on_headers_complete = on_headers_complete;
-    settings.on_body = on_body;
-    settings.on_message_complete = on_message_complete;
-    llhttp_init(&llp, HTTP_RESPONSE, &settings);
+    llhttp_init(&llp, HTTP_RESPONSE, &detail::llhttp_callbacks<impl>());
     llp.data = this;
   }
 

@@ -8,6 +8,8 @@
 
 #include <llhttp.h>
 
+#include "llhttp_callbacks.hpp"
+
 #include <vector>
 
 namespace tg::http {
@@ -32,7 +34,6 @@ std::string_view response_head::header(std::string_view name) const {
 struct response_stream::impl {
   stream_limits limits;
   llhttp_t llp{};
-  llhttp_settings_t settings{};
   response_head h;
   phase ph = phase::idle;
   bool head_request = false;
@@ -53,17 +54,7 @@ struct response_stream::impl {
   std::string* body = nullptr;  // the caller's buffer during one feed()
 
   explicit impl(const stream_limits& l) : limits(l) {
-    llhttp_settings_init(&settings);
-    settings.on_message_begin = on_message_begin;
-    settings.on_status = on_status;
-    settings.on_header_field = on_header_field;
-    settings.on_header_field_complete = on_header_field_complete;
-    settings.on_header_value = on_header_value;
-    settings.on_header_value_complete = on_header_value_complete;
-    settings.on_headers_complete = on_headers_complete;
-    settings.on_body = on_body;
-    settings.on_message_complete = on_message_complete;
-    llhttp_init(&llp, HTTP_RESPONSE, &settings);
+    llhttp_init(&llp, HTTP_RESPONSE, &detail::llhttp_callbacks<impl>());
     llp.data = this;
   }
 
