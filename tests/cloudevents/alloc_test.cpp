@@ -3,38 +3,10 @@
 // nothing. Counts calls to the global operator new around a validation.
 #include <doctest/doctest.h>
 
-#include <cstdlib>
-#include <new>
-
+#include "../support/counting_new.hpp"
 #include "test_util.hpp"
 
-namespace {
-std::size_t allocations = 0;
-}  // namespace
-
-namespace {
-void* counted(std::size_t n) {
-  ++allocations;
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-}  // namespace
-
-// Every plain form is replaced, so new and delete always pair up (ASan checks).
-void* operator new(std::size_t n) { return counted(n); }
-void* operator new[](std::size_t n) { return counted(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  ++allocations;
-  return std::malloc(n ? n : 1);
-}
-void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-
+using tg::test::allocations;
 using namespace tg::cloudevents;
 
 TEST_CASE("validator allocates nothing in the steady state") {

@@ -4,20 +4,12 @@
 // OpenSSL (the {#hash} digest). Both allocators are counted.
 #include <openssl/crypto.h>
 
-#include <cstdlib>
-#include <new>
-
+#include "../support/counting_new.hpp"
 #include "test_util.hpp"
 
 namespace {
 
-std::size_t allocations = 0;
-
-void* counted(std::size_t n) {
-  ++allocations;
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
+using tg::test::allocations;
 
 void* crypto_malloc(std::size_t n, const char*, int) {
   ++allocations;
@@ -33,20 +25,6 @@ void crypto_free(void* p, const char*, int) { std::free(p); }
 const bool crypto_counted = CRYPTO_set_mem_functions(crypto_malloc, crypto_realloc, crypto_free) == 1;
 
 }  // namespace
-
-void* operator new(std::size_t n) { return counted(n); }
-void* operator new[](std::size_t n) { return counted(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  ++allocations;
-  return std::malloc(n ? n : 1);
-}
-void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace tg::mapping;
 
