@@ -16,32 +16,20 @@ namespace tg::server {
 
 proxy_conn::proxy_conn(std::uint32_t slot, reactor::uring& ring, const reactor::component& owner,
                        upstream::tls_context* tls, std::string server_name)
-    : slot_(slot), ring_(ring), owner_(owner), tls_ctx_(tls), server_name_(std::move(server_name)),
+    : ring_(ring), tls_ctx_(tls), server_name_(std::move(server_name)), sock_(slot, ring, owner),
       rbuf_(new char[recv_bytes]) {}
 
-proxy_conn::~proxy_conn() {
-  if (fd_ >= 0) ::close(fd_);
-}
+proxy_conn::~proxy_conn() = default;
 
 void proxy_conn::connect(const sockaddr_storage& addr, socklen_t len) {
-  addr_ = addr;
-  addr_len_ = len;
   reading_ = true;
-  fd_ = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   st_ = state::connecting;
-  if (fd_ < 0) {
+  if (!sock_.connect(addr, len)) {
     why_ = proxy_failure::connect;
     detail_ = std::strerror(errno);
     st_ = state::closing;
     maybe_release();
-    return;
   }
-  int one = 1;
-  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  io_uring_sqe* s = ring_.sqe();
-  io_uring_prep_connect(s, fd_, reinterpret_cast<const sockaddr*>(&addr_), addr_len_);
-  io_uring_sqe_set_data64(s, tag(op::connect));
-  connect_inflight_ = true;
 }
 
 void proxy_conn::send(std::string_view bytes) {
@@ -52,15 +40,14 @@ void proxy_conn::send(std::string_view bytes) {
 
 void proxy_conn::want_read(bool on) {
   reading_ = on;
-  if (on && st_ == state::open && !recv_inflight_) submit_recv();
+  if (on && st_ == state::open && !sock_.in_flight(op::recv)) submit_recv();
 }
 
 proxy_conn::news proxy_conn::on_cqe(const reactor::tag& t, const io_uring_cqe& cqe) {
-  if (t.gen != gen_) return news::none;
+  if (!sock_.completed(t)) return news::none;
   news n = news::none;
   switch (static_cast<op>(t.op)) {
     case op::connect:
-      connect_inflight_ = false;
       if (st_ == state::closing) break;
       if (cqe.res < 0) return fail(proxy_failure::connect, std::strerror(-cqe.res));
       if (tls_ctx_ != nullptr) {
@@ -74,7 +61,6 @@ proxy_conn::news proxy_conn::on_cqe(const reactor::tag& t, const io_uring_cqe& c
       pump();
       return news::opened;
     case op::send:
-      send_inflight_ = false;
       if (st_ == state::closing) break;
       if (cqe.res < 0) return fail(proxy_failure::network, std::strerror(-cqe.res));
       sending_off_ += static_cast<std::size_t>(cqe.res);
@@ -86,7 +72,6 @@ proxy_conn::news proxy_conn::on_cqe(const reactor::tag& t, const io_uring_cqe& c
       sending_off_ = 0;
       return pump();
     case op::recv: {
-      recv_inflight_ = false;
       if (st_ == state::closing) break;
       if (cqe.res < 0) return fail(proxy_failure::network, std::strerror(-cqe.res));
       if (cqe.res == 0) {
@@ -121,7 +106,7 @@ proxy_conn::news proxy_conn::on_cqe(const reactor::tag& t, const io_uring_cqe& c
       if (last == upstream::tls_status::error) return fail(proxy_failure::tls, tls_->last_error());
       if (!inbox_.empty()) return news::data;
       if (last == upstream::tls_status::closed) return news::eof;
-      if (!recv_inflight_ && reading_) submit_recv();  // a partial record: read on
+      if (!sock_.in_flight(op::recv) && reading_) submit_recv();  // a partial record: read on
       return news::none;
     }
     case op::cancel: break;
@@ -164,29 +149,29 @@ proxy_conn::news proxy_conn::pump() {
     }
     plain_.erase(0, off);
   }
-  if (!send_inflight_ && !wire_.empty()) {
+  if (!sock_.in_flight(op::send) && !wire_.empty()) {
     sending_.swap(wire_);
     wire_.clear();
     sending_off_ = 0;
     submit_send();
   }
   const bool want = st_ == state::handshaking || (st_ == state::open && reading_);
-  if (want && !recv_inflight_) submit_recv();
+  if (want && !sock_.in_flight(op::recv)) submit_recv();
   return opened ? news::opened : news::none;
 }
 
 void proxy_conn::submit_send() {
   io_uring_sqe* s = ring_.sqe();
-  io_uring_prep_send(s, fd_, sending_.data() + sending_off_, sending_.size() - sending_off_, MSG_NOSIGNAL);
-  io_uring_sqe_set_data64(s, tag(op::send));
-  send_inflight_ = true;
+  io_uring_prep_send(s, sock_.fd(), sending_.data() + sending_off_, sending_.size() - sending_off_, MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(s, sock_.user_data(op::send));
+  sock_.submitted(op::send);
 }
 
 void proxy_conn::submit_recv() {
   io_uring_sqe* s = ring_.sqe();
-  io_uring_prep_recv(s, fd_, rbuf_.get(), recv_bytes, 0);
-  io_uring_sqe_set_data64(s, tag(op::recv));
-  recv_inflight_ = true;
+  io_uring_prep_recv(s, sock_.fd(), rbuf_.get(), recv_bytes, 0);
+  io_uring_sqe_set_data64(s, sock_.user_data(op::recv));
+  sock_.submitted(op::recv);
 }
 
 proxy_conn::news proxy_conn::fail(proxy_failure f, std::string_view why) {
@@ -196,29 +181,16 @@ proxy_conn::news proxy_conn::fail(proxy_failure f, std::string_view why) {
   return news::failed;
 }
 
-void proxy_conn::cancel_all() {
-  for (op o : {op::connect, op::send, op::recv}) {
-    const bool inflight = o == op::connect ? connect_inflight_ : o == op::send ? send_inflight_ : recv_inflight_;
-    if (!inflight) continue;
-    io_uring_sqe* s = ring_.sqe();
-    io_uring_prep_cancel64(s, tag(o), 0);
-    io_uring_sqe_set_data64(s, tag(op::cancel));
-  }
-}
-
 void proxy_conn::close() {
   if (st_ == state::closed || st_ == state::closing) return;
   st_ = state::closing;
-  if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
-  cancel_all();
+  sock_.abort();
   maybe_release();
 }
 
 void proxy_conn::maybe_release() {
-  if (st_ != state::closing || connect_inflight_ || send_inflight_ || recv_inflight_) return;
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-  gen_ = (gen_ + 1) & reactor::generation_mask;
+  if (st_ != state::closing || sock_.any_in_flight()) return;
+  sock_.release();
   tls_.reset();
   plain_.clear();
   wire_.clear();

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "tollgate/output/http/tls_session.hpp"
+#include "tollgate/reactor/client_socket.hpp"
 #include "tollgate/reactor/component.hpp"
 #include "tollgate/reactor/uring.hpp"
 #include "tollgate/server/proxy_probe.hpp"
@@ -28,7 +29,7 @@ class proxy_conn {
  public:
   enum class state : std::uint8_t { closed, connecting, handshaking, open, closing };
   enum class news : std::uint8_t { none, opened, data, eof, failed };
-  enum class op : std::uint8_t { connect = 1, send, recv, cancel };
+  using op = reactor::client_socket::op;
 
   // `tls`: null for http://. `server_name`: the host to verify (and send as SNI).
   proxy_conn(std::uint32_t slot, reactor::uring& ring, const reactor::component& owner,
@@ -51,36 +52,26 @@ class proxy_conn {
   bool closed() const noexcept { return st_ == state::closed; }
   bool open() const noexcept { return st_ == state::open; }
   // Everything queued was handed to the kernel and acknowledged.
-  bool sent_all() const noexcept { return !send_inflight_ && wire_.empty() && plain_.empty(); }
+  bool sent_all() const noexcept { return !sock_.in_flight(op::send) && wire_.empty() && plain_.empty(); }
   // Plaintext received and not yet taken by the caller.
   std::string& inbox() noexcept { return inbox_; }
   proxy_failure why() const noexcept { return why_; }
   const std::string& detail() const noexcept { return detail_; }
-  std::uint32_t slot() const noexcept { return slot_; }
+  std::uint32_t slot() const noexcept { return sock_.slot(); }
 
  private:
   news fail(proxy_failure f, std::string_view why);
   news pump();
   void submit_send();
   void submit_recv();
-  void cancel_all();
   void maybe_release();
-  std::uint64_t tag(op o) const noexcept { return reactor::encode(owner_.id(), o, slot_, gen_); }
 
-  std::uint32_t slot_;
-  std::uint32_t gen_ = 0;
   reactor::uring& ring_;
-  const reactor::component& owner_;
   upstream::tls_context* tls_ctx_;
   std::string server_name_;
 
+  reactor::client_socket sock_;
   state st_ = state::closed;
-  int fd_ = -1;
-  sockaddr_storage addr_{};
-  socklen_t addr_len_ = 0;
-  bool connect_inflight_ = false;
-  bool send_inflight_ = false;
-  bool recv_inflight_ = false;
   bool reading_ = true;
 
   std::unique_ptr<upstream::tls_session> tls_;

@@ -29,29 +29,18 @@ const char* failure_name(failure f) noexcept {
 
 link::link(std::uint32_t slot, reactor::uring& ring, const reactor::component& owner, tls_context* tls,
            std::string server_name)
-    : slot_(slot), ring_(ring), owner_(owner), tls_ctx_(tls), server_name_(std::move(server_name)),
+    : ring_(ring), tls_ctx_(tls), server_name_(std::move(server_name)), sock_(slot, ring, owner),
       rbuf_(new char[recv_bytes]), parser_(http::response_limits{16 * 1024, 100, 64 * 1024, true}) {}
 
-link::~link() {
-  if (fd_ >= 0) ::close(fd_);
-}
+link::~link() = default;
 
 void link::connect(const sockaddr_storage& addr, socklen_t len, std::uint64_t deadline_ms) {
-  addr_ = addr;
-  addr_len_ = len;
-  fd_ = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) {
+  if (!sock_.connect(addr, len)) {
     st_ = state::closing;
     report_failure(failure::connect, std::strerror(errno), false);
     maybe_release();
     return;
   }
-  int one = 1;
-  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  io_uring_sqe* s = ring_.sqe();
-  io_uring_prep_connect(s, fd_, reinterpret_cast<const sockaddr*>(&addr_), addr_len_);
-  io_uring_sqe_set_data64(s, tag(op::connect));
-  connect_inflight_ = true;
   deadline_ms_ = deadline_ms;
   st_ = state::connecting;
   parser_.reset();
@@ -64,13 +53,9 @@ void link::send(std::uint64_t deadline_ms) {
 }
 
 void link::on_cqe(const reactor::tag& t, const io_uring_cqe& cqe) {
-  // Operations of a previous connection in this slot cannot be in flight (the
-  // generation moves on only once none is), but a completion is checked all
-  // the same rather than trusted with this connection's buffers.
-  if (t.gen != gen_) return;
+  if (!sock_.completed(t)) return;
   switch (static_cast<op>(t.op)) {
     case op::connect:
-      connect_inflight_ = false;
       if (st_ == state::closing) break;
       if (cqe.res < 0) {
         fail(failure::connect, std::strerror(-cqe.res));
@@ -92,7 +77,6 @@ void link::on_cqe(const reactor::tag& t, const io_uring_cqe& cqe) {
       }
       break;
     case op::send:
-      send_inflight_ = false;
       if (st_ == state::closing) break;
       if (cqe.res < 0) {
         fail(failure::network, std::strerror(-cqe.res));
@@ -105,7 +89,6 @@ void link::on_cqe(const reactor::tag& t, const io_uring_cqe& cqe) {
       pump();
       break;
     case op::recv:
-      recv_inflight_ = false;
       if (st_ == state::closing) break;
       if (cqe.res < 0) {
         fail(failure::network, std::strerror(-cqe.res));
@@ -257,11 +240,11 @@ void link::pump() {
         return;
       }
     }
-    if (!send_inflight_) {
+    if (!sock_.in_flight(op::send)) {
       const auto out = tls_->pending_ciphertext();
       if (!out.empty()) submit_send(out);
     }
-  } else if (st_ == state::busy && !send_inflight_ && !req_.done()) {
+  } else if (st_ == state::busy && !sock_.in_flight(op::send) && !req_.done()) {
     // Plain: the forwarder joins the request into one piece (one copy is
     // cheaper than a gather write of many small ones: bench/output/http/
     // send_shape_bench); any other shape still goes out, piece by piece.
@@ -276,27 +259,27 @@ void link::pump() {
   // Ready links keep a recv armed too, so an upstream closing an idle
   // keep-alive connection is noticed now, not as a failed request later.
   const bool want_read = st_ == state::handshaking || st_ == state::busy || st_ == state::ready;
-  if (want_read && !recv_inflight_) submit_recv();
+  if (want_read && !sock_.in_flight(op::recv)) submit_recv();
 }
 
 void link::submit_send(std::span<const char> bytes) {
   io_uring_sqe* s = ring_.sqe();
-  io_uring_prep_send(s, fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-  io_uring_sqe_set_data64(s, tag(op::send));
-  send_inflight_ = true;
+  io_uring_prep_send(s, sock_.fd(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(s, sock_.user_data(op::send));
+  sock_.submitted(op::send);
 }
 
 // Whether some of the request has not reached the socket yet: pieces not
 // sent (or not encrypted), or ciphertext still in the session's buffer.
 bool link::request_unsent() const noexcept {
-  return !req_.done() || send_inflight_ || (tls_ && tls_->pending_ciphertext_bytes() > 0);
+  return !req_.done() || sock_.in_flight(op::send) || (tls_ && tls_->pending_ciphertext_bytes() > 0);
 }
 
 void link::submit_recv() {
   io_uring_sqe* s = ring_.sqe();
-  io_uring_prep_recv(s, fd_, rbuf_.get(), recv_bytes, 0);
-  io_uring_sqe_set_data64(s, tag(op::recv));
-  recv_inflight_ = true;
+  io_uring_prep_recv(s, sock_.fd(), rbuf_.get(), recv_bytes, 0);
+  io_uring_sqe_set_data64(s, sock_.user_data(op::recv));
+  sock_.submitted(op::recv);
 }
 
 void link::fail(failure f, std::string_view why) {
@@ -309,23 +292,14 @@ void link::fail(failure f, std::string_view why) {
   const bool had_request = st_ == state::busy;
   const bool already_closing = st_ == state::closing;
   st_ = state::closing;
-  if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
-  for (op o : {op::connect, op::send, op::recv}) {
-    const bool inflight = o == op::connect ? connect_inflight_ : o == op::send ? send_inflight_ : recv_inflight_;
-    if (!inflight) continue;
-    io_uring_sqe* s = ring_.sqe();
-    io_uring_prep_cancel64(s, tag(o), 0);
-    io_uring_sqe_set_data64(s, tag(op::cancel));
-  }
+  sock_.abort();
   if (!already_closing || had_request) report_failure(f, why, had_request);
   maybe_release();
 }
 
 void link::maybe_release() {
-  if (st_ != state::closing || connect_inflight_ || send_inflight_ || recv_inflight_) return;
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-  gen_ = (gen_ + 1) & reactor::generation_mask;
+  if (st_ != state::closing || sock_.any_in_flight()) return;
+  sock_.release();
   tls_.reset();
   parser_.reset();
   req_.clear();

@@ -23,6 +23,7 @@
 #include "tollgate/http/response_parser.hpp"
 #include "tollgate/output/http/batch_request.hpp"
 #include "tollgate/output/http/tls_session.hpp"
+#include "tollgate/reactor/client_socket.hpp"
 #include "tollgate/reactor/component.hpp"
 #include "tollgate/reactor/uring.hpp"
 #include "tollgate/reactor/user_data.hpp"
@@ -82,14 +83,14 @@ class link {
   std::vector<link_news>& news() noexcept { return news_; }
 
   // The operations a link submits, in the owner's user_data space.
-  enum class op : std::uint8_t { connect = 1, send, recv, cancel };
+  using op = reactor::client_socket::op;
 
   state current() const noexcept { return st_; }
   bool ready() const noexcept { return st_ == state::ready; }
   bool closed() const noexcept { return st_ == state::closed; }
   // Whether requests go through TLS (and so are best built as pieces).
   bool encrypted() const noexcept { return tls_ctx_ != nullptr; }
-  std::uint32_t slot() const noexcept { return slot_; }
+  std::uint32_t slot() const noexcept { return sock_.slot(); }
 
   // Owner's bookkeeping for the request in flight.
   std::uint64_t batch_id = 0;
@@ -105,27 +106,18 @@ class link {
   void submit_send(std::span<const char> bytes);
   bool request_unsent() const noexcept;
   void submit_recv();
-  std::uint64_t tag(op o) const noexcept { return reactor::encode(owner_.id(), o, slot_, gen_); }
   link_news response_news(const http::response& r) const;
   void report_response(const http::response& r);
   void deliver_held();
   void report_failure(failure f, std::string_view why, bool had_request);
 
-  std::uint32_t slot_;
-  std::uint32_t gen_ = 0;
   reactor::uring& ring_;
-  const reactor::component& owner_;
   tls_context* tls_ctx_;
   std::string server_name_;
 
+  reactor::client_socket sock_;
   state st_ = state::closed;
-  int fd_ = -1;
-  sockaddr_storage addr_{};
-  socklen_t addr_len_ = 0;
   std::uint64_t deadline_ms_ = 0;
-  bool connect_inflight_ = false;
-  bool send_inflight_ = false;
-  bool recv_inflight_ = false;
 
   std::unique_ptr<tls_session> tls_;
   gather_request req_;      // the request: sent (plain) or encrypted (TLS) as it goes
