@@ -23,7 +23,7 @@ class accept_backoff {
   explicit accept_backoff(options o) : o_(o) {}
 
   struct decision {
-    bool shed = false;   // out of descriptors: accept what waits and close it (the reserve descriptor)
+    bool shed = false;   // out of descriptors: accept what waits and close it (backlog_shedder)
     bool pause = false;  // do not re-arm the accept before resume_at()
     bool log = false;    // a log line is due now: take_unlogged() for its count
   };

@@ -3,7 +3,6 @@
 // requests that wait for ring space or an acknowledgement.
 #include "front_door.hpp"
 
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -37,7 +36,6 @@ front_door::front_door(unsigned index, const options& opts, int listen_fd, react
 
 front_door::~front_door() {
   if (listen_fd_ >= 0) ::close(listen_fd_);
-  if (reserve_fd_ >= 0) ::close(reserve_fd_);
 }
 
 void front_door::start() {
@@ -45,7 +43,7 @@ void front_door::start() {
   // from now, not from 0 (which the first tick would take as long past).
   now_ = monotonic_ms();
   buffers_ = std::make_unique<reactor::buffer_ring>(ring_, recv_group, opts_.recv_buffers, opts_.recv_buffer_bytes);
-  reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  shedder_ = std::make_unique<backlog_shedder>();
   if (process_.tls != nullptr) tls_ = std::make_unique<tls_listener>(*process_.tls, process_.clients);
   arm_accept();
 }
@@ -53,8 +51,7 @@ void front_door::start() {
 void front_door::close() {
   if (listen_fd_ >= 0) ::close(listen_fd_);
   listen_fd_ = -1;
-  if (reserve_fd_ >= 0) ::close(reserve_fd_);
-  reserve_fd_ = -1;
+  shedder_.reset();
   // The kernel must be done with every buffer before they are freed: the
   // buffer ring goes before the io_uring does.
   buffers_.reset();
@@ -181,33 +178,13 @@ void front_door::log_accept_errors() {
                               {"paused_ms", accept_backoff_.paused() ? accept_backoff_.pause_ms() : 0u}});
 }
 
-// Out of descriptors: the reserve descriptor goes, and the connections that
-// wait in the backlog are accepted with it and closed, so their clients see
-// a close now instead of hanging until a descriptor frees up. No io_uring
-// accept is in flight on the listener (the failure ended it), so it is safe
-// to make it non-blocking for the duration.
+// Out of descriptors: the connections that wait in the backlog are accepted
+// and closed (through the shedder's direct descriptor, which needs none of
+// the process's), so their clients see a close now instead of hanging until
+// a descriptor frees up.
 void front_door::shed_backlog() {
-  // The reserve is gone when another shard's accept took the descriptor it
-  // freed last time (they share the process's table): every failed accept
-  // after a pause tries to get it back, so a descriptor freed since (a client
-  // that left) lets this shard shed again.
-  if (reserve_fd_ < 0) reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (reserve_fd_ < 0 || listen_fd_ < 0) return;
-  ::close(reserve_fd_);
-  reserve_fd_ = -1;
-  const int fl = ::fcntl(listen_fd_, F_GETFL);
-  if (fl >= 0 && ::fcntl(listen_fd_, F_SETFL, fl | O_NONBLOCK) == 0) {
-    unsigned n = 0;
-    while (n < shed_max) {
-      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) break;  // the backlog is empty, or another thread took the descriptor
-      ::close(fd);
-      ++n;
-    }
-    ::fcntl(listen_fd_, F_SETFL, fl);
-    counters_.connections_shed.add(n);
-  }
-  reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);  // -1 while still out: tried again next time
+  if (shedder_ == nullptr || listen_fd_ < 0) return;
+  counters_.connections_shed.add(shedder_->shed(listen_fd_, shed_max));
 }
 
 void front_door::on_recv(const io_uring_cqe& cqe, std::uint32_t slot) {

@@ -14,7 +14,8 @@
 // same way, per connection and per shard (a client pipelining without
 // reading), and so is the input held while a connection is not read.
 // Out of descriptors, accepting pauses (accept_backoff.hpp) and what waits
-// in the backlog is accepted with a reserve descriptor and closed.
+// in the backlog is accepted into a direct descriptor and closed
+// (backlog_shedder.hpp).
 // Lives on its shard's thread; touched by nothing else.
 #pragma once
 
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "accept_backoff.hpp"
+#include "backlog_shedder.hpp"
 #include "connection.hpp"
 #include "tollgate/output/output.hpp"
 #include "tollgate/reactor/component.hpp"
@@ -157,7 +159,7 @@ class front_door final : public reactor::component {
   std::size_t output_total_ = 0;             // buffered() over every connection
   bool accepting_ = false;
   accept_backoff accept_backoff_{{}};
-  int reserve_fd_ = -1;                      // given up to accept-and-close when out of descriptors
+  std::unique_ptr<backlog_shedder> shedder_;  // accepts and closes the backlog when out of descriptors
   bool draining_ = false;
   std::uint64_t drain_deadline_ = 0;
   std::uint64_t now_ = 0;
