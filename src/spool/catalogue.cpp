@@ -108,6 +108,7 @@ void catalogue::recover_dir(directory_entry& d, std::uint32_t max_payload) {
     g.last_seq = rep->record_count == 0 ? g.first_seq - 1 : rep->last_seq();
     g.bytes = rep->valid_end;
     g.first_after_ack_offset = rep->resume_offset;
+    g.gaps = std::move(rep->gaps);
     d.segs.push_back(g);
     bytes_ += g.bytes;
     ++segments_;
@@ -115,7 +116,7 @@ void catalogue::recover_dir(directory_entry& d, std::uint32_t max_payload) {
 }
 
 void catalogue::add_segment(std::uint64_t number, std::uint64_t first_seq, std::uint64_t header_bytes) {
-  own_dir().segs.push_back({number, first_seq, first_seq - 1, header_bytes, 0});
+  own_dir().segs.push_back({number, first_seq, first_seq - 1, header_bytes, 0, {}});
   bytes_ += header_bytes;
   ++segments_;
 }
@@ -202,12 +203,26 @@ std::size_t catalogue::delete_delivered(std::optional<std::uint64_t> active) {
   return deleted;
 }
 
+// Counted segment by segment, less the numbers damage took: after damage,
+// neither the space between segments nor a gap inside one holds events.
 std::uint64_t catalogue::events_waiting(std::uint64_t own_last) const noexcept {
   std::uint64_t n = 0;
   for (const directory_entry& d : dirs_) {
     if (d.removed) continue;
-    const std::uint64_t last = d.own ? own_last : (d.segs.empty() ? 0 : d.segs.back().last_seq);
-    if (last > d.acked) n += last - d.acked;
+    if (d.own && d.segs.empty() && own_last > d.acked) n += own_last - d.acked;
+    for (std::size_t i = 0; i < d.segs.size(); ++i) {
+      const segment_entry& g = d.segs[i];
+      const bool newest_own = d.own && i + 1 == d.segs.size();
+      const std::uint64_t last = newest_own ? std::max(g.last_seq, own_last) : g.last_seq;
+      const std::uint64_t from = std::max(g.first_seq, d.acked + 1);
+      if (last < from) continue;
+      n += last - from + 1;
+      for (const seq_gap& gap : g.gaps) {
+        const std::uint64_t lo = std::max(gap.first, from);
+        const std::uint64_t hi = std::min(gap.first + gap.count - 1, last);
+        if (hi >= lo) n -= hi - lo + 1;
+      }
+    }
   }
   return n;
 }

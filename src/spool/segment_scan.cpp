@@ -117,7 +117,10 @@ class scanner {
 
   void keep(std::uint64_t off, const scan_result& r) {
     if (rep_.record_count == 0) rep_.first_record_seq = r.seq;
-    if (r.seq > expect_ && new_gap_) rep_.missing_seqs += r.seq - expect_;
+    if (r.seq > expect_ && new_gap_) {
+      rep_.missing_seqs += r.seq - expect_;
+      rep_.gaps.push_back({expect_, r.seq - expect_});
+    }
     ++rep_.record_count;
     rep_.last_record_seq = r.seq;
     if (rep_.resume_offset == 0 && r.seq > o_.acked) rep_.resume_offset = off;

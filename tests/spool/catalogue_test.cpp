@@ -4,12 +4,14 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <string>
 
 #include "temp_dir.hpp"
 #include "tollgate/base/log.hpp"
 #include "tollgate/spool/ack_file.hpp"
 #include "tollgate/spool/catalogue.hpp"
+#include "tollgate/spool/format.hpp"
 #include "tollgate/spool/layout.hpp"
 #include "tollgate/spool/segment_writer.hpp"
 
@@ -110,4 +112,33 @@ TEST_CASE("catalogue persists a moved position and only then") {
   REQUIRE(a);
   CHECK(a->acked == 3);
   CHECK(c.own_dir().persisted == 3);
+}
+
+TEST_CASE("events lost to damage are not counted as waiting") {
+  temp_dir d;
+  const std::uint64_t last = write_events(d.path(), 0, 40);
+  auto files = spool::list_segments(d / spool::shard_dir_name(0));
+  REQUIRE(files);
+  REQUIRE(files->size() > 3);
+  // A flipped byte in the payload of the second segment's first record: that
+  // record is lost, the rest of the segment is kept.
+  {
+    const std::string& path = (*files)[1].path;
+    std::FILE* f = std::fopen(path.c_str(), "r+b");
+    REQUIRE(f != nullptr);
+    const long at = static_cast<long>(spool::segment_header_bytes + spool::record_header_bytes + 10);
+    REQUIRE(std::fseek(f, at, SEEK_SET) == 0);
+    const int c = std::fgetc(f);
+    REQUIRE(std::fseek(f, at, SEEK_SET) == 0);
+    std::fputc(c ^ 0x20, f);
+    std::fclose(f);
+  }
+  REQUIRE(spool::write_ack_file(d / spool::shard_dir_name(0), 3));
+  spool::probe p;
+  spool::catalogue c(d.path(), 0, {0}, 4096, p);
+  REQUIRE(p.quarantined_events.get() == 1);
+  CHECK(c.events_waiting(last) == last - 3 - 1);
+  // Once delivered past the gap, it no longer counts either way.
+  c.delivered(static_cast<std::uint32_t>(c.own()), last - 2);
+  CHECK(c.events_waiting(last) == 2);
 }

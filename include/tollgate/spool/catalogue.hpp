@@ -17,6 +17,7 @@
 
 #include "tollgate/spool/error.hpp"
 #include "tollgate/spool/probe.hpp"
+#include "tollgate/spool/recovery.hpp"
 
 namespace tg::spool {
 
@@ -26,6 +27,7 @@ struct segment_entry {
   std::uint64_t last_seq = 0;   // < first_seq while empty
   std::uint64_t bytes = 0;
   std::uint64_t first_after_ack_offset = 0;  // recovered: offset of the first record > acked (0: start)
+  std::vector<seq_gap> gaps;    // recovered: numbers in [first_seq, last_seq] lost to damage
 };
 
 struct directory_entry {

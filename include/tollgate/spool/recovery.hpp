@@ -32,6 +32,12 @@ struct record_ref {
   std::uint32_t length = 0;  // payload bytes; the payload follows the record header
 };
 
+// Sequence numbers [first, first + count) that no kept record carries.
+struct seq_gap {
+  std::uint64_t first = 0;
+  std::uint64_t count = 0;
+};
+
 struct byte_range {
   std::uint64_t offset = 0;
   std::uint64_t bytes = 0;
@@ -54,6 +60,7 @@ struct segment_report {
   // followed by a valid record and is overwritten with a skip record.
   std::vector<byte_range> damaged;
   std::uint64_t missing_seqs = 0;      // sequence numbers absent between records kept (lost to damage)
+  std::vector<seq_gap> gaps;           // where they are (one per damaged range at most)
   std::uint64_t valid_end = 0;         // bytes kept (0 without a valid header)
   std::uint64_t file_bytes = 0;        // size before recovery
   std::uint64_t torn_bytes = 0;        // cut off as an unfinished write (no copy)
