@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Where the CPU of a 100-event batch goes: user space against the kernel.
+"""Where a request's CPU goes: user space against the kernel, and the ratio to nginx that leaves.
 
-  scripts/batch_floor.py [--tollgate BIN] [--build DIR] [--rounds 3] [--duration 3] [--connections 64] [-k 100]
+  scripts/kernel_floor.py [--tollgate BIN] [--build DIR] [--rounds 3] [--duration 3] [--connections 64] [-k 100] [--tool load|wrk]
 
-One shard against one nginx worker, tollgate-load closed loop, interleaved
+One shard against one nginx worker, a closed loop (tollgate-load, or wrk
+sending bench/data's body for -k 1 or -k 100 over and over), interleaved
 round after round: nginx `return 204` (it reads and discards the body),
 tollgate writing to file:/dev/null, and tollgate forwarding to an nginx
 upstream (on the load generator's CPUs, not counted). For each it reports
@@ -44,18 +45,29 @@ def split_seconds(pids):
     return u / mb.TICK, s / mb.TICK
 
 
+def run_load(srv, k, a, load_cpus, duration):
+    """(requests answered 2xx, wall seconds) of one closed-loop run."""
+    if a.tool == "wrk":
+        body = {b[1]: b for b in mb.BODIES}[k]
+        r = mb.wrk(srv.port, body[2], body[3], a.connections, duration, load_cpus, 1)
+        if r["errors"] or r["non2xx"]:
+            raise RuntimeError(f"{srv.name}: {r['errors']} errors, {r['non2xx']} non-2xx under wrk")
+        return r["requests"], max(1, round(duration))
+    r = mb.tollgate_load(srv.port, k, a.connections, duration, load_cpus, 1)
+    if r["errors"]["total"]:
+        raise RuntimeError(f"{srv.name}: {r['errors']['total']} errors under load")
+    return r["requests_per_s"] * duration, duration
+
+
 def measure(srv, k, a, load_cpus):
     try:
-        mb.tollgate_load(srv.port, k, a.connections, 1, load_cpus, 1)  # warm-up
+        run_load(srv, k, a, load_cpus, 1)  # warm-up
         u0, s0 = split_seconds(srv.pids)
-        r = mb.tollgate_load(srv.port, k, a.connections, a.duration, load_cpus, 1)
+        n, wall = run_load(srv, k, a, load_cpus, a.duration)
         u1, s1 = split_seconds(srv.pids)
     finally:
         srv.stop()
-    if r["errors"]["total"]:
-        raise RuntimeError(f"{srv.name}: {r['errors']['total']} errors under load")
-    n = r["requests_per_s"] * a.duration
-    return {"rps": r["requests_per_s"], "user_us": (u1 - u0) / n * 1e6, "sys_us": (s1 - s0) / n * 1e6}
+    return {"rps": n / wall, "user_us": (u1 - u0) / n * 1e6, "sys_us": (s1 - s0) / n * 1e6}
 
 
 def main():
@@ -65,7 +77,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=float, default=3)
     ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("-k", type=int, default=100, help="events per request (default 100)")
+    ap.add_argument("-k", type=int, default=100, choices=(1, 100), help="events per request (default 100)")
+    ap.add_argument("--tool", default="load", choices=("load", "wrk"), help="load generator (default tollgate-load)")
     a = ap.parse_args()
     mb.TOLLGATE = a.tollgate
     mb.LOAD = os.path.join(a.build, "tools", "load", "tollgate-load")
@@ -85,7 +98,7 @@ def main():
                    f"sys {r['sys_us']:6.2f} CPU-µs/req")
     med = {name: {key: statistics.median(x[key] for x in rs) for key in ("rps", "user_us", "sys_us")}
            for name, rs in runs.items()}
-    print(f"| server ({a.k} events a request) | req/s | user CPU-µs / req | system CPU-µs / req | total | "
+    print(f"| server ({a.k} events a request, {'wrk' if a.tool == 'wrk' else 'tollgate-load'}) | req/s | user CPU-µs / req | system CPU-µs / req | total | "
           f"events per CPU-s vs nginx |")
     print("|---|---:|---:|---:|---:|---:|")
     ng = med["nginx return 204"]
