@@ -97,8 +97,8 @@ class request_parser {
 
   // feed() for bytes the caller lends: they stay readable and unchanged until
   // the caller has handled the request this call completes (or calls
-  // keep_body()), and body_padding readable bytes follow them. A Content-
-  // Length body (not chunked) that arrives whole in this call is not copied:
+  // keep_body()), and body_padding readable bytes follow them. A body with a
+  // Content-Length (not chunked) that arrives whole in this call is not copied:
   // current().body points into `bytes` and body_lent() is true. Any other body
   // is copied as by feed(), and nothing else ever points into `bytes` (a body
   // that stayed lent without completing its request is copied before return).
