@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // request_parser: llhttp callbacks copy the head into a bounded buffer and the
-// body into a contiguous padded buffer; pausing llhttp in on_headers_complete
+// body into a contiguous padded buffer (or, fed lent bytes that hold a whole
+// Content-Length body, point at it where it lies); pausing llhttp in on_headers_complete
 // and on_message_complete turns its push callbacks into feed() events, one per
 // request, with exact byte counts so pipelined requests are served in order.
 // Every verdict is taken at a byte, never at the end of a feed() (llhttp hands
@@ -12,6 +13,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <vector>
 
 namespace tg::http {
@@ -119,6 +121,8 @@ struct request_parser::impl {
   char* body = nullptr;                     // malloc'd; body_len + body_padding <= body_cap
   std::size_t body_len = 0;
   std::size_t body_cap = 0;
+  bool lending = false;                     // inside feed_lent()
+  const char* lent_body = nullptr;          // the body, body_len bytes, in lent input; null when copied
 
   explicit impl(const parser_limits& l) : limits(l) {
     llhttp_init(&llp, HTTP_REQUEST, &callbacks());
@@ -200,6 +204,17 @@ struct request_parser::impl {
     offsets.clear();
     views.clear();
     body_len = 0;
+    lent_body = nullptr;
+  }
+
+  // A lent body becomes the parser's own (followed by zeroed padding).
+  void own_body() {
+    if (lent_body == nullptr) return;
+    if (!reserve_body(body_len + body_padding)) throw std::bad_alloc();
+    std::memcpy(body, lent_body, body_len);
+    std::memset(body + body_len, 0, body_padding);
+    lent_body = nullptr;
+    if (ph == phase::done) req.body = std::string_view(body, body_len);
   }
 
   static int on_message_begin(llhttp_t* p) {
@@ -285,7 +300,9 @@ struct request_parser::impl {
     request& r = s.req;
     if (r.has_content_length && r.content_length > s.limits.max_body_bytes)
       return s.fail(parse_errc::body_too_large);
-    if (r.has_content_length && !r.chunked && !s.reserve_body(r.content_length + body_padding))
+    // Fed lent bytes, the body may not need the buffer at all: on_body
+    // reserves it once it knows.
+    if (r.has_content_length && !r.chunked && !s.lending && !s.reserve_body(r.content_length + body_padding))
       return s.fail(parse_errc::body_too_large);
     s.ph = phase::body;
     s.pending_event = event::head_complete;
@@ -295,7 +312,18 @@ struct request_parser::impl {
   static int on_body(llhttp_t* p, const char* at, std::size_t n) {
     impl& s = self(p);
     if (n > s.limits.max_body_bytes - s.body_len) return s.fail(parse_errc::body_too_large);
-    if (!s.reserve_body(s.body_len + n + body_padding)) return s.fail(parse_errc::body_too_large);
+    const bool sized = s.req.has_content_length && !s.req.chunked;
+    if (s.lending && sized && s.body_len == 0 && n == s.req.content_length) {
+      // The whole body is in the lent bytes (llhttp hands a Content-Length
+      // body over in one span per execute): used where it lies.
+      s.lent_body = at;
+      s.body_len = n;
+      return 0;
+    }
+    // A Content-Length body gets its whole buffer on its first bytes.
+    std::size_t need = s.body_len + n;
+    if (sized && need < s.req.content_length) need = s.req.content_length;
+    if (!s.reserve_body(need + body_padding)) return s.fail(parse_errc::body_too_large);
     std::memcpy(s.body + s.body_len, at, n);
     s.body_len += n;
     return 0;
@@ -314,9 +342,13 @@ struct request_parser::impl {
 
   static int on_message_complete(llhttp_t* p) {
     impl& s = self(p);
-    if (!s.reserve_body(s.body_len + body_padding)) return s.fail(parse_errc::body_too_large);
-    std::memset(s.body + s.body_len, 0, body_padding);
-    s.req.body = std::string_view(s.body, s.body_len);
+    if (s.lent_body != nullptr) {
+      s.req.body = std::string_view(s.lent_body, s.body_len);  // the lender's padding follows
+    } else {
+      if (!s.reserve_body(s.body_len + body_padding)) return s.fail(parse_errc::body_too_large);
+      std::memset(s.body + s.body_len, 0, body_padding);
+      s.req.body = std::string_view(s.body, s.body_len);
+    }
     s.ph = phase::done;
     s.pending_event = event::message_complete;
     return HPE_PAUSED;
@@ -422,6 +454,22 @@ request_parser::request_parser(request_parser&&) noexcept = default;
 request_parser& request_parser::operator=(request_parser&&) noexcept = default;
 
 feed_result request_parser::feed(std::span<const char> bytes) { return impl_->feed(bytes); }
+
+feed_result request_parser::feed_lent(std::span<const char> bytes) {
+  impl& s = *impl_;
+  s.lending = true;
+  const feed_result r = s.feed(bytes);
+  s.lending = false;
+  // Only a completed request may keep pointing into the loan (llhttp reports
+  // the end of a Content-Length body in the execute that consumed it, so this
+  // is a belt, not a path).
+  if (s.ph != phase::done) s.own_body();
+  return r;
+}
+
+bool request_parser::body_lent() const { return impl_->lent_body != nullptr; }
+
+void request_parser::keep_body() { impl_->own_body(); }
 
 const request& request_parser::current() const { return impl_->req; }
 

@@ -61,8 +61,8 @@ int uring::submit_and_wait_us(unsigned long us) {
   return io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
 }
 
-buffer_ring::buffer_ring(uring& ring, std::uint16_t group, unsigned count, unsigned size)
-    : ring_(ring), group_(group), count_(count), size_(size) {
+buffer_ring::buffer_ring(uring& ring, std::uint16_t group, unsigned count, unsigned size, unsigned padding)
+    : ring_(ring), group_(group), count_(count), size_(size), stride_(std::size_t{size} + padding) {
   if (count == 0 || (count & (count - 1)) != 0 || count > 32768) {
     throw std::invalid_argument("buffer ring count must be a power of two up to 32768");
   }
@@ -81,7 +81,7 @@ buffer_ring::buffer_ring(uring& ring, std::uint16_t group, unsigned count, unsig
     throw unsupported(std::string("io_uring_register_buf_ring failed (kernel 5.19+ needed): ") +
                       std::strerror(-rc));
   }
-  data_bytes_ = static_cast<std::size_t>(count) * size;
+  data_bytes_ = static_cast<std::size_t>(count) * stride_;
   void* data = ::mmap(nullptr, data_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   if (data == MAP_FAILED) throw std::runtime_error("mmap of receive buffers failed");
   data_ = static_cast<char*>(data);

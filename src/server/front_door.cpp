@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 
@@ -42,7 +43,10 @@ void front_door::start() {
   // Deadlines of connections accepted in the loop's first iteration count
   // from now, not from 0 (which the first tick would take as long past).
   now_ = monotonic_ms();
-  buffers_ = std::make_unique<reactor::buffer_ring>(ring_, recv_group, opts_.recv_buffers, opts_.recv_buffer_bytes);
+  // The padding after each buffer is what lets a body be validated where it
+  // was received (simdjson reads up to body_padding bytes past its input).
+  buffers_ = std::make_unique<reactor::buffer_ring>(ring_, recv_group, opts_.recv_buffers, opts_.recv_buffer_bytes,
+                                                    static_cast<unsigned>(http::body_padding));
   shedder_ = std::make_unique<backlog_shedder>();
   if (process_.tls != nullptr) tls_ = std::make_unique<tls_listener>(*process_.tls, process_.clients);
   arm_accept();
@@ -201,8 +205,8 @@ void front_door::on_recv(const io_uring_cqe& cqe, std::uint32_t slot) {
     c.heard = true;
     c.slim = false;
     if (c.tls) tls_receive(c, slot, buffers_->buffer(bid), static_cast<std::size_t>(cqe.res));
-    else receive(c, slot, buffers_->buffer(bid), static_cast<std::size_t>(cqe.res));
-    buffers_->give_back(bid);
+    else receive(c, slot, buffers_->buffer(bid), static_cast<std::size_t>(cqe.res), bytes_from::recv_loan);
+    end_recv_loan(c, bid);
   } else if (cqe.res == 0) {
     // A client may half-close after sending its request: answer what was
     // received, then close. A request cut short by the close is dropped.
@@ -223,10 +227,22 @@ void front_door::on_recv(const io_uring_cqe& cqe, std::uint32_t slot) {
   mark_dirty(slot);
 }
 
+// The loan of a provided buffer ends here: it goes back to the kernel, which
+// may fill it again as soon as the ring is published (poll()). So nothing may
+// point into it past this call: bytes the parser did not take were stashed
+// (receive()), a request that outlives the completion had its body made the
+// parser's own (finish_request()), every other request was done with. A body
+// still lent here would be read after the kernel overwrote it.
+void front_door::end_recv_loan(connection& c, std::uint16_t bid) {
+  assert(!c.parser.body_lent() && "a request still points into a receive buffer given back");
+  if (c.parser.body_lent()) [[unlikely]] c.parser.keep_body();  // release builds: a copy, never a stale read
+  buffers_->give_back(bid);
+}
+
 // New bytes from the socket. Usually parsed straight from the receive buffer,
 // keeping only a remainder; behind a stash (or while the connection takes no
-// input) they queue after it.
-void front_door::receive(connection& c, std::uint32_t slot, const char* data, std::size_t len) {
+// input) they queue after it (copied: the receive buffer's loan is short).
+void front_door::receive(connection& c, std::uint32_t slot, const char* data, std::size_t len, bytes_from from) {
   if (c.lingering || c.close_after_send) return;  // a final response is queued: discard
   if (c.has_stash() || !wants_input(c)) {
     // Held until the connection takes input again. The recv is cancelled by
@@ -245,7 +261,7 @@ void front_door::receive(connection& c, std::uint32_t slot, const char* data, st
     drain_stash(c, slot);
     return;
   }
-  const std::size_t used = parse(c, slot, data, len);
+  const std::size_t used = parse(c, slot, data, len, from);
   if (used < len && !c.close_after_send && !c.lingering) {
     c.stash.append(data + used, len - used);
     account(c);
@@ -254,11 +270,13 @@ void front_door::receive(connection& c, std::uint32_t slot, const char* data, st
 
 // Feeds the parser while the connection wants input; returns the bytes used.
 // Loops until the parser wants more: a request without a body completes on a
-// feed that consumes nothing, right after its head.
-std::size_t front_door::parse(connection& c, std::uint32_t slot, const char* data, std::size_t len) {
+// feed that consumes nothing, right after its head. Every request completed
+// here is handled here (finish_request()), within the receive completion.
+std::size_t front_door::parse(connection& c, std::uint32_t slot, const char* data, std::size_t len, bytes_from from) {
   std::size_t off = 0;
   while (wants_input(c)) {
-    const http::feed_result r = c.parser.feed({data + off, len - off});
+    const std::span<const char> rest(data + off, len - off);
+    const http::feed_result r = from == bytes_from::recv_loan ? c.parser.feed_lent(rest) : c.parser.feed(rest);
     off += r.consumed;
     if (r.ev == http::event::need_more) break;
     if (r.ev == http::event::head_complete) {
@@ -306,7 +324,7 @@ void front_door::drain_stash(connection& c, std::uint32_t slot) {
     pending.swap(c.stash);
     std::size_t off = c.stash_off;
     c.stash_off = 0;
-    const std::size_t used = parse(c, slot, pending.data() + off, pending.size() - off);
+    const std::size_t used = parse(c, slot, pending.data() + off, pending.size() - off, bytes_from::copy);
     off += used;
     const bool keep = off < pending.size() && !c.close_after_send && !c.lingering;
     if (keep) {
@@ -342,6 +360,10 @@ void front_door::finish_request(connection& c, std::uint32_t slot) {
   ctx.kept = std::move(c.kept);
   const outcome o = handle_->handle(req, hdr, c.out_pending, ctx);
   if (o == outcome::park) {
+    // The request outlives this completion: a body used where it was
+    // received (and the validated events that point into it by offset) must
+    // not outlive the receive buffer's loan (end_recv_loan()).
+    c.parser.keep_body();
     c.kept = std::move(ctx.kept);
     c.park_bytes = ctx.park_bytes;
     if (!c.parked) {
@@ -359,6 +381,7 @@ void front_door::finish_request(connection& c, std::uint32_t slot) {
   }
   if (o == outcome::drop) {
     c.parked = false;
+    c.parser.reset();  // the request goes with the connection (and lets go of a lent body)
     close_conn(c, slot);
     return;
   }

@@ -91,8 +91,19 @@ class front_door final : public reactor::component {
   std::uint64_t progress() const;
   bool ack_reached(const connection& c) const;
   void note_ring_refusals(connection& c);
-  void receive(connection& c, std::uint32_t slot, const char* data, std::size_t len);
-  std::size_t parse(connection& c, std::uint32_t slot, const char* data, std::size_t len);
+  // Where received bytes lie, which decides whether a body may be used there.
+  enum class bytes_from : std::uint8_t {
+    // The connection's own copy (the stash, the TLS plaintext buffer): the
+    // parser copies what it keeps of them.
+    copy,
+    // A provided receive buffer, lent by the kernel for this one completion
+    // (recv_loan): a body that arrives whole in it is validated and stamped
+    // from where it lies, and must be done with, or copied, before the loan ends.
+    recv_loan,
+  };
+  void receive(connection& c, std::uint32_t slot, const char* data, std::size_t len, bytes_from from);
+  std::size_t parse(connection& c, std::uint32_t slot, const char* data, std::size_t len, bytes_from from);
+  void end_recv_loan(connection& c, std::uint16_t bid);
   void drain_stash(connection& c, std::uint32_t slot);
   void finish_request(connection& c, std::uint32_t slot);
   void refuse(connection& c, std::uint32_t slot, refusal r);

@@ -80,7 +80,7 @@ void front_door::tls_receive(connection& c, std::uint32_t slot, const char* data
     std::size_t got = 0;
     const upstream::tls_status st = s.read(tls_->plain(), tls_listener::plain_chunk, got);
     if (got > 0) {
-      receive(c, slot, tls_->plain(), got);
+      receive(c, slot, tls_->plain(), got, bytes_from::copy);
       // receive() may have closed (and released) the connection, and with it
       // the session; or queued a final answer, after which input is discarded.
       if (!c.in_use || c.closing || c.close_after_send || c.lingering) break;

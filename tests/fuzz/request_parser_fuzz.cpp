@@ -2,8 +2,10 @@
 // libFuzzer target: the HTTP request parser over arbitrary bytes in arbitrary
 // pieces (split_input.hpp). Oracles besides the sanitizers: consumed never
 // exceeds what was fed (parser_driver.hpp checks), and the outcome (requests,
-// heads, error) is the same as for the bytes fed whole (issue 16), and the
-// same again when the parser frees its buffers between requests (shrink()).
+// heads, error) is the same as for the bytes fed whole (issue 16), the same
+// again when the parser frees its buffers between requests (shrink()), and
+// when the pieces are lent (feed_lent, with and without keep_body()): a lent
+// body must lie inside its piece, and a kept one outlive it.
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -36,6 +38,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!(test::drive(slim_parser, in.pieces, true) == split)) {
       std::fprintf(stderr, "shrink() between requests changed the outcome\n");
       std::abort();
+    }
+    for (const test::feeding how : {test::feeding::lend, test::feeding::lend_keep}) {
+      request_parser lent_parser(lim);
+      if (!(test::drive(lent_parser, in.pieces, false, how) == split)) {
+        std::fprintf(stderr, "lent input (%d) changed the outcome\n", static_cast<int>(how));
+        std::abort();
+      }
     }
     for (const test::parsed& m : whole.messages) {
       if (m.body.size() > lim.max_body_bytes) std::abort();

@@ -2,6 +2,8 @@
 // Test helper: drives a request_parser the way a connection does (feed, act on
 // the event, feed the rest) over a list of pieces, copying each piece into a
 // scratch buffer that is poisoned afterwards, so views that were not copied fail.
+// Fed as lent bytes (feed_lent), a lent body must lie inside the piece with
+// body_padding bytes after it, and keep_body() must make it the parser's own.
 #pragma once
 
 #include <span>
@@ -51,14 +53,24 @@ inline parsed snapshot(const request& r) {
   return p;
 }
 
+// How the driver hands the parser its bytes: copied (feed), lent for the
+// piece (feed_lent, as the front door lends a receive buffer), or lent with
+// every completed request kept past the loan (keep_body, as a parked one is).
+enum class feeding : std::uint8_t { copy, lend, lend_keep };
+
+// Bytes that would break a reader of the padding that took them for JSON.
+inline constexpr std::string_view hostile_padding = "}]\"x";
+
 // shrink_between: shrink() after each message's next(), as an idle connection's trim does.
-inline outcome drive(request_parser& parser, const std::vector<std::string_view>& pieces, bool shrink_between = false) {
+inline outcome drive(request_parser& parser, const std::vector<std::string_view>& pieces, bool shrink_between = false,
+                     feeding how = feeding::copy) {
   outcome out;
   for (std::string_view piece : pieces) {
     std::string scratch(piece);
-    std::span<const char> rest(scratch.data(), scratch.size());
+    while (scratch.size() < piece.size() + body_padding) scratch.append(hostile_padding);
+    std::span<const char> rest(scratch.data(), piece.size());
     for (;;) {
-      feed_result r = parser.feed(rest);
+      feed_result r = how == feeding::copy ? parser.feed(rest) : parser.feed_lent(rest);
       if (r.consumed > rest.size()) throw std::runtime_error("consumed past the input");
       rest = rest.subspan(r.consumed);
       if (r.ev == event::need_more) {
@@ -73,7 +85,29 @@ inline outcome drive(request_parser& parser, const std::vector<std::string_view>
         ++out.heads;
         continue;
       }
-      out.messages.push_back(snapshot(parser.current()));
+      if (parser.body_lent()) {
+        const std::string_view b = parser.current().body;
+        if (how == feeding::copy) throw std::runtime_error("a body lent by feed()");
+        if (b.data() < scratch.data() || b.data() + b.size() > scratch.data() + piece.size())
+          throw std::runtime_error("a lent body outside the lent bytes");
+      }
+      if (how == feeding::lend_keep) {
+        parser.keep_body();
+        if (parser.body_lent()) throw std::runtime_error("keep_body() left the body lent");
+        const std::string_view b = parser.current().body;
+        if (b.data() + b.size() > scratch.data() && b.data() < scratch.data() + scratch.size())
+          throw std::runtime_error("a kept body still in the lent bytes");
+        // The loan ends: its bytes are poisoned before the request is read,
+        // and the rest of the piece goes on from a fresh copy.
+        const std::size_t off = static_cast<std::size_t>(rest.data() - scratch.data());
+        std::string fresh(scratch);
+        scratch.assign(scratch.size(), '#');
+        out.messages.push_back(snapshot(parser.current()));
+        scratch.swap(fresh);
+        rest = std::span<const char>(scratch.data() + off, rest.size());
+      } else {
+        out.messages.push_back(snapshot(parser.current()));
+      }
       parser.next();
       if (shrink_between) parser.shrink();
     }

@@ -6,9 +6,11 @@
 // request head into its own bounded head buffer and the body into its own
 // contiguous body buffer (followed by body_padding readable bytes, so simdjson
 // can parse it in place), so the caller may reuse its receive buffer as soon as
-// feed() returns. feed() stops after the head of a request (so the caller can
-// answer 413 / 100-continue before the body arrives) and after each complete
-// message (so pipelined requests are answered one at a time, in order).
+// feed() returns. feed_lent() is the exception: a Content-Length body that lies
+// whole inside the lent bytes is used where it lies. feed() stops after the
+// head of a request (so the caller can answer 413 / 100-continue before the
+// body arrives) and after each complete message (so pipelined requests are
+// answered one at a time, in order).
 #pragma once
 
 #include <cstddef>
@@ -57,6 +59,7 @@ struct request {
   std::string_view content_type;  // value as sent, whitespace trimmed; "" if absent
   std::string_view authorization; // "" if absent
   std::string_view body;          // valid after message_complete; body_padding readable bytes follow
+                                  // (in the parser's buffer, or in the lent input: request_parser::body_lent())
   std::size_t header_count = 0;
 
   // Case-insensitive lookup of any other header; "" when absent.
@@ -91,6 +94,21 @@ class request_parser {
   // Feeds bytes. Returns at the first event; bytes after `consumed` were not
   // looked at and must be fed again (after handling the event).
   feed_result feed(std::span<const char> bytes);
+
+  // feed() for bytes the caller lends: they stay readable and unchanged until
+  // the caller has handled the request this call completes (or calls
+  // keep_body()), and body_padding readable bytes follow them. A body with a
+  // Content-Length (not chunked) that arrives whole in this call is not copied:
+  // current().body points into `bytes` and body_lent() is true. Any other body
+  // is copied as by feed(), and nothing else ever points into `bytes` (a body
+  // that stayed lent without completing its request is copied before return).
+  feed_result feed_lent(std::span<const char> bytes);
+  // After message_complete: current().body points into bytes lent to feed_lent().
+  bool body_lent() const;
+  // Copies a lent body into the parser's own buffer (current().body then
+  // points there), for a request the caller keeps past the loan. No-op when
+  // the body is the parser's own already.
+  void keep_body();
 
   const request& current() const;
 

@@ -66,15 +66,17 @@ class uring {
 // give_back() and published in one store by publish().
 class buffer_ring {
  public:
-  // count must be a power of two (<= 32768).
-  buffer_ring(uring& ring, std::uint16_t group, unsigned count, unsigned size);
+  // count must be a power of two (<= 32768). Each buffer is followed by
+  // `padding` bytes the kernel is never told about (so never writes): a
+  // parser that reads a little past its input (simdjson) may read them.
+  buffer_ring(uring& ring, std::uint16_t group, unsigned count, unsigned size, unsigned padding = 0);
   ~buffer_ring();
   buffer_ring(const buffer_ring&) = delete;
   buffer_ring& operator=(const buffer_ring&) = delete;
 
   std::uint16_t group() const noexcept { return group_; }
   unsigned buffer_size() const noexcept { return size_; }
-  char* buffer(std::uint16_t bid) noexcept { return data_ + static_cast<std::size_t>(bid) * size_; }
+  char* buffer(std::uint16_t bid) noexcept { return data_ + static_cast<std::size_t>(bid) * stride_; }
   void give_back(std::uint16_t bid) noexcept;
   void publish() noexcept;
 
@@ -87,6 +89,7 @@ class buffer_ring {
   std::uint16_t group_;
   unsigned count_;
   unsigned size_;
+  std::size_t stride_;  // size_ + padding
   unsigned pending_ = 0;
 };
 
