@@ -11,6 +11,8 @@
 
 #include <llhttp.h>
 
+#include "llhttp_callbacks.hpp"
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -125,28 +127,8 @@ struct request_parser::impl {
   const char* lent_body = nullptr;          // the body, body_len bytes, in lent input; null when copied
 
   explicit impl(const parser_limits& l) : limits(l) {
-    llhttp_init(&llp, HTTP_REQUEST, &callbacks());
+    llhttp_init(&llp, HTTP_REQUEST, &detail::llhttp_callbacks<impl>());
     llp.data = this;
-  }
-  // The callbacks are the same for every parser: one table, not a copy per
-  // connection (llhttp keeps a pointer to it).
-  static const llhttp_settings_t& callbacks() {
-    static const llhttp_settings_t table = [] {
-      llhttp_settings_t t;
-      llhttp_settings_init(&t);
-      t.on_message_begin = on_message_begin;
-      t.on_url = on_url;
-      t.on_header_field = on_header_field;
-      t.on_header_field_complete = on_header_field_complete;
-      t.on_header_value = on_header_value;
-      t.on_header_value_complete = on_header_value_complete;
-      t.on_headers_complete = on_headers_complete;
-      t.on_body = on_body;
-      t.on_chunk_header = on_chunk_header;
-      t.on_message_complete = on_message_complete;
-      return t;
-    }();
-    return table;
   }
   ~impl() { std::free(body); }
   impl(const impl&) = delete;
