@@ -167,15 +167,17 @@ void catalogue::persist(bool durable) {
 // acked file cannot be rewritten until a deletion frees a block. A restart
 // that finds an older position only replays more (a position is never ahead
 // of the records), and resume_after() keeps new sequence numbers past it.
-std::size_t catalogue::delete_delivered(std::optional<std::uint64_t> active) {
+std::size_t catalogue::delete_delivered(std::optional<std::uint64_t> active, std::vector<std::string>* unlink_later) {
   std::size_t deleted = 0;
   for (directory_entry& d : dirs_) {
     if (d.removed) continue;
     std::vector<segment_span> spans;
     for (const segment_entry& g : d.segs) spans.push_back({g.number, g.first_seq, g.last_seq, d.own && active == g.number});
     for (std::uint64_t number : deletable_segments(spans, d.acked)) {
-      const std::string path = d.path + "/" + segment_file_name(number);
-      if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      std::string path = d.path + "/" + segment_file_name(number);
+      if (d.own && unlink_later != nullptr) {
+        unlink_later->push_back(std::move(path));
+      } else if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
         log::warn("spool: cannot delete a delivered segment", {{"segment", path}, {"error", std::strerror(errno)}});
         continue;
       }

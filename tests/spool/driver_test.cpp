@@ -198,6 +198,13 @@ struct shard_sim {
 
   // One iteration of the shard's loop: poll, submit, wait (bounded) for a
   // completion while the spool has I/O in flight, route the spool's ones.
+  // The driver's tick, and the deletions it started: done when this returns.
+  void tick() {
+    driver.tick(0);
+    for (int i = 0; i < 100 && driver.unlinking(); ++i) step();
+    REQUIRE_FALSE(driver.unlinking());
+  }
+
   void step() {
     driver.poll(0);
     if (driver.io_in_flight()) {
@@ -367,7 +374,7 @@ TEST_CASE("freed records advance the acknowledged position; the tick persists it
   CHECK(acked_on_disk(dir) == 0);  // persisted on the tick, not before
   CHECK(segments_in(dir).size() == before.size());
 
-  sh.driver.tick(0);
+  sh.tick();
   CHECK(acked_on_disk(dir) == 100);
   std::vector<std::uint64_t> kept;
   std::size_t deleted = 0;
@@ -387,7 +394,7 @@ TEST_CASE("freed records advance the acknowledged position; the tick persists it
   CHECK(sh.consume() == 100);
   sh.step();
   CHECK(sh.driver.delivered_seq() == 200);
-  sh.driver.tick(0);
+  sh.tick();
   CHECK(acked_on_disk(dir) == 200);
   const auto after = segments_in(dir);
   REQUIRE(after.size() == 1);
@@ -436,7 +443,7 @@ TEST_CASE("a restart replays the events not delivered, then nothing once they ar
     b.step();
     CHECK(b.driver.delivered_seq() == 12);
     CHECK(b.driver.events_waiting() == 0);
-    b.driver.tick(0);
+    b.tick();
     REQUIRE(b.pump([&] { return !b.driver.io_in_flight(); }));
     CHECK(b.driver.close() == 0);
     CHECK(acked_on_disk(shard_dir(d, 0)) == 12);
@@ -474,7 +481,7 @@ TEST_CASE("a restart replays from the first event not acknowledged, across segme
     REQUIRE(a.pump_until_synced(last));
     CHECK(a.consume(47) == 47);  // delivered up to the middle of a segment
     a.step();
-    a.driver.tick(0);
+    a.tick();
     CHECK(a.driver.close() == 0);
     CHECK(acked_on_disk(dir) == 47);
   }
@@ -486,7 +493,7 @@ TEST_CASE("a restart replays from the first event not acknowledged, across segme
   // segments are deleted behind the replay while it reads on.
   REQUIRE(b.pump(
       [&] {
-        b.driver.tick(0);
+        b.tick();
         return b.got.size() >= 180 - 47 && b.driver.caught_up();
       },
       5));
@@ -496,7 +503,7 @@ TEST_CASE("a restart replays from the first event not acknowledged, across segme
   CHECK_MESSAGE(diff == expected.size(), "first mismatch at event " << diff);
   CHECK(b.m.replayed_events.get() == expected.size());
   b.step();
-  b.driver.tick(0);
+  b.tick();
   CHECK(b.driver.delivered_seq() == 180);
   CHECK(acked_on_disk(dir) == 180);
   CHECK(segments_in(dir).size() == 1);  // only the new run's active segment
@@ -539,7 +546,7 @@ TEST_CASE("after a change of shard count one shard replays both directories and 
     x.step();
     CHECK(x.driver.delivered_seq() == 5);  // the own directory's position
     CHECK(x.driver.events_waiting() == 0);
-    x.driver.tick(0);
+    x.tick();
     CHECK_FALSE(spool_test::exists(shard_dir(d, 1)));
     CHECK(spool_test::exists(shard_dir(d, 0)));
     CHECK(acked_on_disk(shard_dir(d, 0)) == 5);
@@ -594,14 +601,14 @@ TEST_CASE("admit() says full at --spool-max-bytes and ok again once delivered se
   CHECK(sh.driver.admit(refused) == spool_driver::room::full);
 
   // A tick frees nothing while nothing is delivered.
-  sh.driver.tick(0);
+  sh.tick();
   CHECK(sh.m.bytes.get() == static_cast<std::int64_t>(on_disk));
   CHECK(sh.driver.admit(refused) == spool_driver::room::full);
 
   // Delivered, persisted, deleted: room again.
   CHECK(sh.consume() == last);
   sh.step();
-  sh.driver.tick(0);
+  sh.tick();
   CHECK(segments_in(dir).size() == 1);
   CHECK(sh.m.bytes.get() == static_cast<std::int64_t>(bytes_of_segments(dir)));
   CHECK(sh.driver.admit(refused) == spool_driver::room::ok);
@@ -691,7 +698,7 @@ TEST_CASE("after a damaged record is quarantined the replay skips its sequence n
     REQUIRE(b.got.size() == lost - 1);
     b.step();
     CHECK(b.driver.delivered_seq() == lost - 1);
-    b.driver.tick(0);
+    b.tick();
     REQUIRE(b.pump([&] { return !b.driver.io_in_flight(); }));
     CHECK(b.driver.close() == 0);
     CHECK(acked_on_disk(dir) == lost - 1);
@@ -712,7 +719,7 @@ TEST_CASE("after a damaged record is quarantined the replay skips its sequence n
     c.step();
     CHECK(c.driver.delivered_seq() == 150);  // across the gap
     CHECK(c.driver.events_waiting() == 0);
-    c.driver.tick(0);
+    c.tick();
     CHECK(acked_on_disk(dir) == 150);
     CHECK(segments_in(dir).size() == 1);  // every delivered segment went, the damaged one too
     // New events carry on after the old numbers.

@@ -85,8 +85,12 @@ class catalogue {
   void persist(bool durable);
   // Deletes segments whose records are all delivered (`active`: the segment
   // the writer has open, never deleted) and old directories once empty.
-  // Returns how many segments went.
-  std::size_t delete_delivered(std::optional<std::uint64_t> active);
+  // Returns how many segments went. With `unlink_later`, the own directory's
+  // files are not unlinked here: their paths are appended for the caller to
+  // unlink off the shard's thread (ext4 takes ~20 ms to unlink a 64 MiB
+  // segment). Old directories' files always go here (they are rare, and
+  // their directory is removed right after them).
+  std::size_t delete_delivered(std::optional<std::uint64_t> active, std::vector<std::string>* unlink_later = nullptr);
   // Events not yet delivered; `own_last`: the writer's last appended sequence.
   std::uint64_t events_waiting(std::uint64_t own_last) const noexcept;
 

@@ -130,7 +130,11 @@ class driver final : public reactor::component {
   // ---- shutdown ----
   // Nothing left on disk that the ring does not hold (the output can finish).
   bool caught_up() const noexcept { return !overflow_; }
-  bool io_in_flight() const noexcept { return write_inflight_ || syncs_inflight_ > 0 || read_inflight_; }
+  // Delivered segments still being unlinked (after a tick).
+  bool unlinking() const noexcept { return unlinks_inflight_ > 0; }
+  bool io_in_flight() const noexcept {
+    return write_inflight_ || syncs_inflight_ > 0 || read_inflight_ || unlinks_inflight_ > 0;
+  }
   // Blocking: writes and syncs what is pending, persists the positions
   // durably. Returns events appended but never written (lost; 0 normally).
   std::uint64_t close();
@@ -145,16 +149,20 @@ class driver final : public reactor::component {
   void close_reader() noexcept;
   void start_write();
   void start_sync();
-  void delete_delivered();
+  void delete_delivered(bool on_ring);
   void note_failure(const char* what, int err);
 
-  enum class op : std::uint8_t { write = 1, sync, read };
+  enum class op : std::uint8_t { write = 1, sync, read, unlink };
 
   unsigned shard_;
   driver_options s_;
   ring::event_ring& ring_;
   probe& m_;
   reactor::uring* uring_ = nullptr;
+  // Delivered segments being unlinked through the ring (io-wq, not this
+  // thread); the paths live until every unlink in flight has completed.
+  std::deque<std::string> unlinking_;
+  unsigned unlinks_inflight_ = 0;
   catalogue cat_;
   std::optional<segment_writer> writer_;  // set once recovery found where to continue
   segment_reader reader_;
