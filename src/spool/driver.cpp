@@ -424,8 +424,11 @@ void driver::note_failure(const char* what, int err) {
   retry_at_ns_ = monotonic_ns() + delay;
 }
 
-void driver::tick(std::uint64_t) {
-  cat_.persist(false);
+void driver::tick(std::uint64_t now_ms) {
+  if (now_ms >= persisted_at_ms_ + s_.persist_interval_ms) {
+    cat_.persist(false);
+    persisted_at_ms_ = now_ms;
+  }
   delete_delivered(true);
   cat_.set_gauges();
 }

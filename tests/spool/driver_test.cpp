@@ -73,6 +73,7 @@ spool_settings settings_for(const temp_dir& d) {
   // Buffered writes: these tests compare files byte for byte with what was
   // appended; O_DIRECT's block padding has its own test below.
   s.direct_io = false;
+  s.persist_interval_ms = 0;  // every tick (the tests pass the clock as 0)
   return s;
 }
 
