@@ -32,19 +32,6 @@ mb = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mb)
 
 
-def split_seconds(pids):
-    """(user, system) CPU-seconds of pids."""
-    u = s = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        u, s = u + int(fields[11]), s + int(fields[12])
-    return u / mb.TICK, s / mb.TICK
-
-
 def run_load(srv, k, a, load_cpus, duration):
     """(requests answered 2xx, wall seconds) of one closed-loop run."""
     if a.tool == "wrk":
@@ -62,9 +49,9 @@ def run_load(srv, k, a, load_cpus, duration):
 def measure(srv, k, a, load_cpus):
     try:
         run_load(srv, k, a, load_cpus, 1)  # warm-up
-        u0, s0 = split_seconds(srv.pids)
+        u0, s0 = mb.cpu_seconds_split(srv.pids)
         n, wall = run_load(srv, k, a, load_cpus, a.duration)
-        u1, s1 = split_seconds(srv.pids)
+        u1, s1 = mb.cpu_seconds_split(srv.pids)
     finally:
         srv.stop()
     return {"rps": n / wall, "user_us": (u1 - u0) / n * 1e6, "sys_us": (s1 - s0) / n * 1e6}

@@ -67,16 +67,21 @@ def free_port():
     return p
 
 
-def cpu_seconds(pids):
-    total = 0
+def cpu_seconds_split(pids):
+    """(user, system) CPU-seconds of pids, from /proc/PID/stat."""
+    u = s = 0
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICK
+        u, s = u + int(fields[11]), s + int(fields[12])  # utime, stime
+    return u / TICK, s / TICK
+
+
+def cpu_seconds(pids):
+    return sum(cpu_seconds_split(pids))
 
 
 def rss_kib(pids):

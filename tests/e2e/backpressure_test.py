@@ -3,16 +3,12 @@
 requests then wait --admit-timeout-ms and get 503 with Retry-After (and /readyz
 fails). Once the FIFO is read, every event that got 204 comes out, none that got
 503, and new requests are accepted again."""
-import fcntl
 import json
-import os
-import threading
 import time
 
-from harness import (BATCH, Gateway, assert_problem, batch, event, http_request, metric, run_tests)
+from harness import (BATCH, FifoOutput, Gateway, assert_problem, batch, event, http_request, metric, run_tests)
 
 V1 = "/api/v1/events"
-F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
 def request_body(n):
@@ -21,20 +17,10 @@ def request_body(n):
 
 
 def test_full_ring_gets_503_then_recovers():
-    tmp_fifo_dir = __import__("tempfile").mkdtemp(prefix="tollgate-fifo-")
-    fifo = os.path.join(tmp_fifo_dir, "out.fifo")
-    os.mkfifo(fifo)
-    # Open the read end first (non-blocking) so the gateway's open for writing
-    # does not block, and make the pipe as small as the kernel allows.
-    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        fcntl.fcntl(rfd, F_SETPIPE_SZ, 4096)
-    except OSError:
-        pass
     got, failed = [], []
-    try:
+    with FifoOutput() as out:
         with Gateway("--shards", "1", "--buffer-bytes", "65536", "--max-body-bytes", "16384",
-                     "--admit-timeout-ms", "300", output="file:" + fifo) as g:
+                     "--admit-timeout-ms", "300", output=out.output) as g:
             with g.connect() as c:
                 for n in range(60):
                     events = request_body(n)
@@ -66,10 +52,7 @@ def test_full_ring_gets_503_then_recovers():
                 assert metric(m, "tollgate_backpressure_pauses_total") >= 1, m
 
                 # Start reading: the writer drains the ring and requests succeed again.
-                chunks = []
-                os.set_blocking(rfd, True)
-                reader = threading.Thread(target=read_all, args=(rfd, chunks), daemon=True)
-                reader.start()
+                out.start_reading()
                 recovered = [event("after-%d" % i) for i in range(5)]
                 c.send(http_request("POST", V1, batch(recovered), {"Content-Type": BATCH}))
                 r = c.response(timeout=10)
@@ -79,26 +62,10 @@ def test_full_ring_gets_503_then_recovers():
                     assert time.monotonic() < deadline, "never ready again"
                     time.sleep(0.05)
             g.stop()
-            reader.join(10)
-            assert not reader.is_alive(), "output FIFO not closed at exit"
-    finally:
-        os.close(rfd)
-        os.unlink(fifo)
-        os.rmdir(tmp_fifo_dir)
-    lines = b"".join(chunks).split(b"\n")
-    assert lines[-1] == b"", "output does not end with a newline"
-    lines = lines[:-1]
+        lines = out.lines()
     assert lines == got + recovered, "output differs: %d lines, expected %d" % (len(lines), len(got) + 5)
     ids = {json.loads(l)["id"] for l in lines}
     assert not ids & {json.loads(e)["id"] for e in failed}, "an event answered 503 was written"
-
-
-def read_all(fd, chunks):
-    while True:
-        b = os.read(fd, 65536)
-        if not b:
-            return
-        chunks.append(b)
 
 
 if __name__ == "__main__":

@@ -233,6 +233,59 @@ class Gateway:
         return parse_metrics(r.body.decode())
 
 
+class FifoOutput:
+    """A FIFO for the gateway's file output that nothing reads until the test
+    says so: until then the output blocks and the event ring fills (back
+    pressure). Its pipe is made as small as the kernel allows."""
+
+    F_SETPIPE_SZ = 1031
+
+    def __enter__(self):
+        self._dir = tempfile.mkdtemp(prefix="tollgate-fifo-")
+        self.path = os.path.join(self._dir, "out.fifo")
+        os.mkfifo(self.path)
+        # The read end first (non-blocking), so the gateway's open for writing
+        # does not block.
+        self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            import fcntl
+            fcntl.fcntl(self._fd, getattr(fcntl, "F_SETPIPE_SZ", self.F_SETPIPE_SZ), 4096)
+        except OSError:
+            pass
+        self._chunks = []
+        self._reader = None
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self._fd)
+        os.unlink(self.path)
+        os.rmdir(self._dir)
+
+    @property
+    def output(self):
+        return "file:" + self.path
+
+    def start_reading(self):
+        os.set_blocking(self._fd, True)
+        self._reader = threading.Thread(target=self._read_all, daemon=True)
+        self._reader.start()
+
+    def _read_all(self):
+        while True:
+            b = os.read(self._fd, 65536)
+            if not b:
+                return
+            self._chunks.append(b)
+
+    def lines(self):
+        """Every line written, once the gateway has stopped (and closed the FIFO)."""
+        self._reader.join(10)
+        assert not self._reader.is_alive(), "output FIFO not closed at exit"
+        lines = b"".join(self._chunks).split(b"\n")
+        assert lines[-1] == b"", "output does not end with a newline"
+        return lines[:-1]
+
+
 def http_request(method, path, body=None, headers=None, version="HTTP/1.1"):
     """Request bytes. Adds Host, and Content-Length when there is a body and no
     Transfer-Encoding or Content-Length of its own."""

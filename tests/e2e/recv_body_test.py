@@ -4,28 +4,15 @@ from where it lies, without a copy; the buffer goes back to the kernel when
 its completion is handled. So a request that outlives its completion (parked
 by back pressure) must take its body with it, and requests pipelined in one
 buffer must each get their own: what comes out is byte for byte what went in."""
-import fcntl
-import os
-import tempfile
-import threading
 import time
 
-from harness import (BATCH, Gateway, batch, event, http_request, metric, run_tests)
+from harness import (BATCH, FifoOutput, Gateway, batch, event, http_request, metric, run_tests)
 
 V1 = "/api/v1/events"
-F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
 def events_of(tag, n, pad=60):
     return [event("%s-%02d" % (tag, k), data={"pad": tag[0] * pad}) for k in range(n)]
-
-
-def read_all(fd, chunks):
-    while True:
-        b = os.read(fd, 65536)
-        if not b:
-            return
-        chunks.append(b)
 
 
 def test_parked_body_outlives_its_receive_buffer():
@@ -33,19 +20,10 @@ def test_parked_body_outlives_its_receive_buffer():
     # request parks. While it waits, other connections' bytes pass through
     # the (few) receive buffers; once the FIFO is read, the parked request's
     # events must come out as they were sent.
-    d = tempfile.mkdtemp(prefix="tollgate-fifo-")
-    fifo = os.path.join(d, "out.fifo")
-    os.mkfifo(fifo)
-    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        fcntl.fcntl(rfd, F_SETPIPE_SZ, 4096)
-    except OSError:
-        pass
-    sent, chunks = [], []
-    reader = None
-    try:
+    sent = []
+    with FifoOutput() as out:
         with Gateway("--shards", "1", "--buffer-bytes", "65536", "--max-body-bytes", "16384", "--recv-buffers", "4",
-                     "--admit-timeout-ms", "30000", output="file:" + fifo) as g:
+                     "--admit-timeout-ms", "30000", output=out.output) as g:
             with g.connect() as c:
                 parked = None
                 for n in range(60):
@@ -75,22 +53,13 @@ def test_parked_body_outlives_its_receive_buffer():
                     with g.connect() as o:
                         o.send(http_request("GET", "/healthz", None, {"X-Filler": filler + str(i)}))
                         assert o.response().status == 200
-                os.set_blocking(rfd, True)
-                reader = threading.Thread(target=read_all, args=(rfd, chunks), daemon=True)
-                reader.start()
+                out.start_reading()
                 r = c.response(timeout=15)
                 assert r.status == 204, r
                 sent += parked
             g.stop()
-            reader.join(10)
-            assert not reader.is_alive(), "output FIFO not closed at exit"
-    finally:
-        os.close(rfd)
-        os.unlink(fifo)
-        os.rmdir(d)
-    lines = b"".join(chunks).split(b"\n")
-    assert lines[-1] == b"", "output does not end with a newline"
-    assert lines[:-1] == sent, "output differs: %d lines, expected %d" % (len(lines) - 1, len(sent))
+        lines = out.lines()
+    assert lines == sent, "output differs: %d lines, expected %d" % (len(lines), len(sent))
 
 
 def _readable(c):
