@@ -143,6 +143,12 @@ std::optional<replay_point> catalogue::first_unacked(std::size_t dir) const {
   return std::nullopt;
 }
 
+const segment_entry* catalogue::segment(std::size_t dir, std::uint64_t number) const {
+  for (const segment_entry& g : dirs_[dir].segs)
+    if (g.number == number) return &g;
+  return nullptr;
+}
+
 const segment_entry* catalogue::next_segment(std::size_t dir, std::uint64_t number) const {
   for (const segment_entry& g : dirs_[dir].segs) {
     if (g.number > number) return &g;

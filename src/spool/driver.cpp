@@ -216,10 +216,37 @@ void driver::refill() {
     const std::uint64_t limit = d.own ? writer_->last_written() : std::numeric_limits<std::uint64_t>::max();
     if (next_seq_ > limit) return;  // the next record is still in the write buffer
     if (!reader_.is_open()) {
+      if (monotonic_ns() < reopen_at_ns_) return;
       auto o = reader_.open(d.path + "/" + segment_file_name(cur_seg_), cur_off_);
+      if (!o && o.error().sys == ENOENT && !(d.own && cur_seg_ == writer_->segment_seq())) {
+        // Deleted from outside: what it held is lost. Counted, said once, and
+        // the read-back goes on with the next segment.
+        const segment_entry* gone = cat_.segment(cur_dir_, cur_seg_);
+        const std::uint64_t lost =
+            gone != nullptr && gone->last_seq >= next_seq_ ? gone->last_seq - std::max(next_seq_, gone->first_seq) + 1 : 0;
+        m_.quarantined_segments.add();
+        m_.quarantined_events.add(lost);
+        log::error("spool: a segment to read back is gone (deleted from outside?); its events are lost",
+                   {{"shard", shard_}, {"segment", d.path + "/" + segment_file_name(cur_seg_)}, {"events_lost", lost}});
+        const segment_entry* next = cat_.next_segment(cur_dir_, cur_seg_);
+        if (next != nullptr) {
+          if (next->first_seq > next_seq_) next_seq_ = next->first_seq;
+          cur_seg_ = next->number;
+          cur_off_ = next->first_after_ack_offset;
+          continue;
+        }
+        if (d.own) return;
+        d.finished = true;
+        std::size_t i = cur_dir_ + 1;
+        while (!start_dir(i)) ++i;
+        continue;
+      }
       if (!o) {
-        log::error("spool: cannot open a segment to read back", {{"shard", shard_}, {"error", describe_error(o.error())}});
-        return;  // tried again next iteration
+        // Tried again a second later, not on every iteration (each would log).
+        reopen_at_ns_ = monotonic_ns() + reopen_retry_ns;
+        log::error("spool: cannot open a segment to read back; trying again in a second",
+                   {{"shard", shard_}, {"error", describe_error(o.error())}});
+        return;
       }
     }
     const bool replay = !d.own || next_seq_ < first_own_seq_;

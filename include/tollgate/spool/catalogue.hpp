@@ -78,6 +78,8 @@ class catalogue {
   std::optional<replay_point> first_unacked(std::size_t dir) const;
   // The segment after `number` in `dir`, or null.
   const segment_entry* next_segment(std::size_t dir, std::uint64_t number) const;
+  // Segment `number` of `dir`, or null.
+  const segment_entry* segment(std::size_t dir, std::uint64_t number) const;
 
   // ---- retention (the shard's tick; shutdown) ----
   // Writes each directory's position to its acked file when it moved (with

@@ -210,6 +210,8 @@ class driver final : public reactor::component {
   unsigned failure_streak_ = 0;
   std::uint64_t progress_ = 0;
   std::uint64_t persisted_at_ms_ = 0;  // the tick's clock at the last rewrite
+  static constexpr std::uint64_t reopen_retry_ns = 1'000'000'000;
+  std::uint64_t reopen_at_ns_ = 0;     // a segment that could not be opened is tried again then
 };
 
 }  // namespace tg::spool
