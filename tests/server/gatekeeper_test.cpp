@@ -10,23 +10,14 @@
 
 #include "gatekeeper.hpp"
 #include "ingest_handler.hpp"
+#include "parsed_request.hpp"
 
 using namespace tg;
 using namespace tg::server;
 
 namespace {
-const std::string event_body =
-    R"({"specversion":"1.0","id":"e1","source":"s","type":"t","subject":"c","time":"2026-01-01T00:00:00Z"})";
-
-struct parsed_request {
-  http::request_parser parser;
-  explicit parsed_request(const std::string& raw) {
-    auto r = parser.feed({raw.data(), raw.size()});
-    if (r.ev == http::event::head_complete) r = parser.feed({raw.data() + r.consumed, raw.size() - r.consumed});
-    REQUIRE(r.ev == http::event::message_complete);
-  }
-  const http::request& get() const { return parser.current(); }
-};
+using test::event_body;
+using test::parsed_request;
 
 std::string request(const std::string& method, const std::string& headers, const std::string& body = {}) {
   return method + " /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/cloudevents+json\r\n" + headers +

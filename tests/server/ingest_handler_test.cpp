@@ -7,24 +7,14 @@
 #include <string>
 
 #include "ingest_handler.hpp"
+#include "parsed_request.hpp"
 
 using namespace tg;
 using namespace tg::server;
 
 namespace {
-const std::string event_body =
-    R"({"specversion":"1.0","id":"e1","source":"s","type":"t","subject":"c","time":"2026-01-01T00:00:00Z"})";
-
-// A request parsed by the real parser; the parser stays alive with it.
-struct parsed_request {
-  http::request_parser parser;
-  explicit parsed_request(const std::string& raw) {
-    auto r = parser.feed({raw.data(), raw.size()});
-    if (r.ev == http::event::head_complete) r = parser.feed({raw.data() + r.consumed, raw.size() - r.consumed});
-    REQUIRE(r.ev == http::event::message_complete);
-  }
-  const http::request& get() const { return parser.current(); }
-};
+using test::event_body;
+using test::parsed_request;
 
 std::string post(const std::string& path, const std::string& type, const std::string& body) {
   return "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: " + type +
