@@ -241,7 +241,7 @@ def tollgate_load(port, k, connections, duration, cpus, threads, rate=None):
     return json.loads(p.stdout)
 
 
-def wrk(port, body_file, content_type, connections, duration, cpus, threads):
+def wrk(port, body_file, content_type, connections, duration, cpus, threads, scheme="http"):
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
         lua.write(f"""
 local f = io.open("{body_file}", "rb")
@@ -256,7 +256,7 @@ done = function(summary, latency, requests)
 end
 """)
     cmd = ["taskset", "-c", cpus, "wrk", "-t", str(min(threads, connections)), "-c", str(connections),
-           "-d", f"{max(1, round(duration))}s", "-s", lua.name, f"http://127.0.0.1:{port}{PATH}"]
+           "-d", f"{max(1, round(duration))}s", "-s", lua.name, f"{scheme}://127.0.0.1:{port}{PATH}"]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=duration + 60).stdout
     finally:

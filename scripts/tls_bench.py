@@ -11,14 +11,13 @@ Every request must be answered 2xx, or the script exits 1.
   scripts/tls_bench.py [--duration 8] [--rounds 2] [--server-cpu 1] [--load-cpu 0]
 """
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from macro_bench import BODIES, PATH, TOLLGATE, Server, cpu_seconds, free_port, log  # noqa: E402
+from macro_bench import BODIES, TOLLGATE, Server, cpu_seconds, free_port, log, wrk  # noqa: E402
 
 
 def make_cert(d):
@@ -69,29 +68,6 @@ class TollgateTls(Server):
                     "--upstream", "file:/dev/null", "--log-level", "error", "--tls-cert", cert, "--tls-key", key])
 
 
-def wrk_https(port, body_file, ctype, connections, duration, cpu):
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
-        lua.write(f"""
-local f = io.open("{body_file}", "rb")
-wrk.method = "POST"
-wrk.body = f:read("*a")
-f:close()
-wrk.headers["Content-Type"] = "{ctype}"
-done = function(summary, latency, requests)
-  io.write(string.format("JSON {{\\"requests\\":%d,\\"errors\\":%d,\\"non2xx\\":%d,\\"p50_us\\":%d,\\"p99_us\\":%d}}\\n",
-    summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status, latency:percentile(50), latency:percentile(99)))
-end
-""")
-    cmd = ["taskset", "-c", cpu, "wrk", "-t", "1", "-c", str(connections), "-d", f"{duration}s", "-s", lua.name,
-           f"https://127.0.0.1:{port}{PATH}"]
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=duration + 60).stdout
-    finally:
-        os.unlink(lua.name)
-    return json.loads([l for l in out.splitlines() if l.startswith("JSON ")][-1][5:])
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=int, default=8)
@@ -110,7 +86,7 @@ def main():
                 s = make()
                 try:
                     c0 = cpu_seconds(s.pids)
-                    r = wrk_https(s.port, body, ctype, args.connections, args.duration, args.load_cpu)
+                    r = wrk(s.port, body, ctype, args.connections, args.duration, args.load_cpu, 1, scheme="https")
                     r["cpu_s"] = cpu_seconds(s.pids) - c0
                 finally:
                     s.stop()
