@@ -111,21 +111,25 @@ void link::on_bytes(const char* data, std::size_t len) {
   }
   tls_->feed_ciphertext({data, len});
   if (st_ == state::handshaking) return;  // pump() drives the handshake
+  // want_read / want_write: pump() moves any ciphertext out.
+  if (const auto s = drain_plaintext(); s && *s == tls_status::error) fail(failure::tls, tls_->last_error());
+}
+
+// Hands every plaintext byte the session holds to the response parser.
+// Returns the status the last read ended with, or nothing when the link is
+// done with (the parser failed it, or a close_notify finished it).
+std::optional<tls_status> link::drain_plaintext() {
   char plain[16 * 1024];
   for (;;) {
     std::size_t got = 0;
     const tls_status s = tls_->read(plain, sizeof plain, got);
-    if (got > 0 && !feed_plain(plain, got)) return;
+    if (got > 0 && !feed_plain(plain, got)) return std::nullopt;
     if (s == tls_status::ok && got > 0) continue;
     if (s == tls_status::closed) {
       finish_by_close("upstream sent close_notify");
-      return;
+      return std::nullopt;
     }
-    if (s == tls_status::error) {
-      fail(failure::tls, tls_->last_error());
-      return;
-    }
-    return;  // want_read / want_write: pump() moves any ciphertext out
+    return s;
   }
 }
 
@@ -143,18 +147,7 @@ void link::on_eof() {
     return;
   }
   tls_->feed_eof();
-  char plain[16 * 1024];
-  for (;;) {
-    std::size_t got = 0;
-    const tls_status s = tls_->read(plain, sizeof plain, got);
-    if (got > 0 && !feed_plain(plain, got)) return;
-    if (s == tls_status::ok && got > 0) continue;
-    if (s == tls_status::closed) {
-      finish_by_close("upstream sent close_notify");
-      return;
-    }
-    break;
-  }
+  if (!drain_plaintext()) return;
   fail(failure::closed, "upstream closed the TLS connection without close_notify (a response it ended is not "
                         "taken as complete)");
 }

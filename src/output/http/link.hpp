@@ -100,6 +100,7 @@ class link {
   void pump();
   void on_bytes(const char* data, std::size_t len);
   void on_eof();
+  std::optional<tls_status> drain_plaintext();
   void finish_by_close(std::string_view why);
   bool feed_plain(const char* data, std::size_t len);
   void maybe_release();
