@@ -221,24 +221,10 @@ void driver::refill() {
       if (!o && o.error().sys == ENOENT && !(d.own && cur_seg_ == writer_->segment_seq())) {
         // Deleted from outside: what it held is lost. Counted, said once, and
         // the read-back goes on with the next segment.
-        const segment_entry* gone = cat_.segment(cur_dir_, cur_seg_);
-        const std::uint64_t lost =
-            gone != nullptr && gone->last_seq >= next_seq_ ? gone->last_seq - std::max(next_seq_, gone->first_seq) + 1 : 0;
-        m_.quarantined_segments.add();
-        m_.quarantined_events.add(lost);
-        log::error("spool: a segment to read back is gone (deleted from outside?); its events are lost",
-                   {{"shard", shard_}, {"segment", d.path + "/" + segment_file_name(cur_seg_)}, {"events_lost", lost}});
+        count_missing_segment(d);
         const segment_entry* next = cat_.next_segment(cur_dir_, cur_seg_);
-        if (next != nullptr) {
-          if (next->first_seq > next_seq_) next_seq_ = next->first_seq;
-          cur_seg_ = next->number;
-          cur_off_ = next->first_after_ack_offset;
-          continue;
-        }
-        if (d.own) return;
-        d.finished = true;
-        std::size_t i = cur_dir_ + 1;
-        while (!start_dir(i)) ++i;
+        if (next != nullptr) next_seq_ = std::max(next_seq_, next->first_seq);
+        if (!move_past_segment(d, next)) return;
         continue;
       }
       if (!o) {
@@ -305,16 +291,37 @@ void driver::refill() {
         next->first_seq > next_seq_) {
       return;
     }
-    if (next != nullptr) {
-      cur_seg_ = next->number;
-      cur_off_ = next->first_after_ack_offset;
-      continue;
-    }
-    if (d.own) return;
-    d.finished = true;
-    std::size_t i = cur_dir_ + 1;
-    while (!start_dir(i)) ++i;  // the own directory (last) always starts
+    if (!move_past_segment(d, next)) return;
   }
+}
+
+// The read-back leaves segment cur_seg_ of `d` for `next` (its directory's
+// next segment, or null). False when there is nowhere to go yet: the own
+// directory has no segment after it. An old directory read to its end is
+// finished, and the read-back goes on in the next one.
+bool driver::move_past_segment(directory_entry& d, const segment_entry* next) {
+  if (next != nullptr) {
+    cur_seg_ = next->number;
+    cur_off_ = next->first_after_ack_offset;
+    return true;
+  }
+  if (d.own) return false;
+  d.finished = true;
+  std::size_t i = cur_dir_ + 1;
+  while (!start_dir(i)) ++i;  // the own directory (last) always starts
+  return true;
+}
+
+// Segment cur_seg_ of `d` is gone from the disk: its events not yet read
+// back are lost, counted with the quarantined ones, and logged.
+void driver::count_missing_segment(const directory_entry& d) {
+  const segment_entry* gone = cat_.segment(cur_dir_, cur_seg_);
+  const std::uint64_t lost =
+      gone != nullptr && gone->last_seq >= next_seq_ ? gone->last_seq - std::max(next_seq_, gone->first_seq) + 1 : 0;
+  m_.quarantined_segments.add();
+  m_.quarantined_events.add(lost);
+  log::error("spool: a segment to read back is gone (deleted from outside?); its events are lost",
+             {{"shard", shard_}, {"segment", d.path + "/" + segment_file_name(cur_seg_)}, {"events_lost", lost}});
 }
 
 void driver::close_reader() noexcept {

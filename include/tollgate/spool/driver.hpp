@@ -152,6 +152,8 @@ class driver final : public reactor::component {
   void enter_overflow(std::uint64_t seg_number, std::uint64_t offset, std::uint64_t seq);
   bool start_dir(std::size_t index);
   void refill();
+  bool move_past_segment(directory_entry& d, const segment_entry* next);
+  void count_missing_segment(const directory_entry& d);
   void close_reader() noexcept;
   void start_write();
   void start_sync();
