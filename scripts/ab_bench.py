@@ -14,7 +14,6 @@ million events (the figure that decides), p99, and after/before ratios.
 Uses scripts/macro_bench.py's servers and load runner; the load generator and
 the sink come from --build (default build/).
 """
-import argparse
 import importlib.util
 import os
 import statistics
@@ -45,12 +44,7 @@ def measure(make, k, args, load_cpus):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--before", required=True)
-    ap.add_argument("--after", required=True)
-    ap.add_argument("--build", default=os.path.join(mb.ROOT, "build"))
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--duration", type=float, default=3)
+    ap = mb.ab_parser(__doc__)
     ap.add_argument("--warmup", type=float, default=1)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--shards", type=int, default=1)

@@ -29,7 +29,6 @@ reports each binary's RSS after a closed loop at full load (tollgate-load,
 100-event batches, written to file:/dev/null and forwarded to tollgate-sink,
 with the page faults the server took per request during the run.
 """
-import argparse
 import importlib.util
 import os
 import statistics
@@ -93,12 +92,7 @@ def run_one(srv, tool, a, args, load_cpus, tmp):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--before", required=True)
-    ap.add_argument("--after", required=True)
-    ap.add_argument("--build", default=os.path.join(mb.ROOT, "build"))
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--duration", type=float, default=3)
+    ap = mb.ab_parser(__doc__)
     ap.add_argument("--warmup", type=float, default=1)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--tools", default="wrk,load")

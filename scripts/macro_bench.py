@@ -265,6 +265,19 @@ end
     return json.loads(line[5:])
 
 
+def ab_parser(doc):
+    """The options every before/after script takes (ab_bench, door_bench,
+    tls_forward_ab): the two binaries, where the load generator and sink come
+    from, and how many interleaved rounds of how long."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--before", required=True)
+    ap.add_argument("--after", required=True)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=3)
+    return ap
+
+
 def timed(server, fn):
     """Runs fn(), returning its result with the server's CPU-seconds and wall time."""
     c0, t0 = cpu_seconds(server.pids), time.time()

@@ -8,7 +8,6 @@ server CPU-seconds per million events (the figure that decides), medians.
 
   scripts/tls_forward_ab.py --before OLD/tollgate --after NEW/tollgate [--build build] [--rounds 3] [--events 100]
 """
-import argparse
 import importlib.util
 import os
 import signal
@@ -68,12 +67,7 @@ class Forwarding(mb.Tollgate):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--before", required=True)
-    ap.add_argument("--after", required=True)
-    ap.add_argument("--build", default=os.path.join(mb.ROOT, "build"))
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--duration", type=float, default=3)
+    ap = mb.ab_parser(__doc__)
     ap.add_argument("--events", type=int, default=100, help="events per client request")
     a = ap.parse_args()
     mb.LOAD = os.path.join(a.build, "tools", "load", "tollgate-load")
