@@ -165,9 +165,14 @@ class Nginx(Server):
     name = "nginx"
     stop_signal = signal.SIGQUIT
 
-    def __init__(self, cpus, workers, tmp, max_conns):
+    def __init__(self, cpus, workers, tmp, max_conns, tls=None):
+        """tls: (certificate file, key file) to listen with TLS instead."""
         os.makedirs(tmp, exist_ok=True)
         self.port = free_port()
+        if tls:
+            self.name = "nginx ssl"
+        ssl = (f" ssl;\n    ssl_certificate {tls[0]};\n    ssl_certificate_key {tls[1]};\n"
+               "    ssl_protocols TLSv1.2 TLSv1.3") if tls else ""
         conf = os.path.join(tmp, "nginx.conf")
         with open(conf, "w") as f:
             f.write(f"""worker_processes {workers};
@@ -184,7 +189,7 @@ http {{
   keepalive_requests 100000000;
   keepalive_timeout 300s;
   server {{
-    listen 127.0.0.1:{self.port} reuseport backlog=4096;
+    listen 127.0.0.1:{self.port} reuseport backlog=4096{ssl};
     location / {{ return 204; }}
   }}
 }}

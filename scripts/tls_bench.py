@@ -17,7 +17,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from macro_bench import BODIES, TOLLGATE, Server, cpu_seconds, free_port, log, wrk  # noqa: E402
+from macro_bench import BODIES, TOLLGATE, Nginx, Server, cpu_seconds, free_port, log, wrk  # noqa: E402
 
 
 def make_cert(d):
@@ -26,37 +26,6 @@ def make_cert(d):
     run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "key.pem",
         "-out", "cert.pem", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1")
     return os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-
-
-class NginxTls(Server):
-    name = "nginx ssl"
-
-    def __init__(self, cpu, tmp, cert, key):
-        self.port = free_port()
-        conf = os.path.join(tmp, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(f"""worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  client_body_temp_path {tmp}/body;
-  client_max_body_size 8m;
-  client_body_buffer_size 1m;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  server {{
-    listen 127.0.0.1:{self.port} ssl reuseport backlog=4096;
-    ssl_certificate {cert};
-    ssl_certificate_key {key};
-    ssl_protocols TLSv1.2 TLSv1.3;
-    location / {{ return 204; }}
-  }}
-}}
-""")
-        self.start(["taskset", "-c", cpu, "nginx", "-c", conf])
 
 
 class TollgateTls(Server):
@@ -82,7 +51,7 @@ def main():
     failed = False
     for rnd in range(args.rounds):
         for label, k, body, ctype in BODIES:
-            for make in (lambda: NginxTls(args.server_cpu, tmp, cert, key), lambda: TollgateTls(args.server_cpu, cert, key)):
+            for make in (lambda: Nginx(args.server_cpu, 1, os.path.join(tmp, "nginx"), 3072, tls=(cert, key)), lambda: TollgateTls(args.server_cpu, cert, key)):
                 s = make()
                 try:
                     c0 = cpu_seconds(s.pids)

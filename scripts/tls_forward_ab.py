@@ -10,7 +10,6 @@ server CPU-seconds per million events (the figure that decides), medians.
 """
 import importlib.util
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -22,41 +21,9 @@ mb = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mb)
 
 
-class TlsNginx(mb.Server):
-    name = "nginx ssl upstream"
-    stop_signal = signal.SIGQUIT
-
-    def __init__(self, cpus, tmp, cert, key):
-        d = tempfile.mkdtemp(dir=tmp)
-        self.port = mb.free_port()
-        conf = os.path.join(d, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(f"""worker_processes 1;
-daemon off;
-pid {d}/nginx.pid;
-error_log {d}/nginx-error.log;
-events {{ worker_connections 2048; }}
-http {{
-  access_log off;
-  client_body_temp_path {d}/body;
-  client_max_body_size 8m;
-  client_body_buffer_size 2m;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  server {{
-    listen 127.0.0.1:{self.port} ssl;
-    ssl_certificate {cert};
-    ssl_certificate_key {key};
-    location / {{ return 204; }}
-  }}
-}}
-""")
-        self.start(["taskset", "-c", cpus, "nginx", "-c", conf])
-
-
 class Forwarding(mb.Tollgate):
     def __init__(self, binary, server_cpus, upstream_cpus, tmp, cert, key):
-        self.upstream = TlsNginx(upstream_cpus, tmp, cert, key)
+        self.upstream = mb.Nginx(upstream_cpus, 1, tempfile.mkdtemp(dir=tmp), 1024, tls=(cert, key))
         mb.TOLLGATE = binary
         super().__init__(server_cpus, 1, f"https://127.0.0.1:{self.upstream.port}",
                          ("--dead-letter", os.path.join(tmp, "dead.jsonl"), "--upstream-ca-file", cert))
