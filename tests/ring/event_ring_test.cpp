@@ -32,6 +32,16 @@ std::vector<std::string> drain(event_ring& r) {
   r.release(pos);
   return out;
 }
+
+// Writes and drains records of `rec` until the ring has touched `window`
+// bytes: it is empty and past its window, so the next record wraps early.
+void pass_window(event_ring& r, const std::string& rec, std::size_t window) {
+  while (r.touched_bytes() < window) {
+    REQUIRE(put(r, rec));
+    r.commit();
+    drain(r);
+  }
+}
 }  // namespace
 
 TEST_CASE("ring hides reserved records until commit") {
@@ -167,11 +177,7 @@ TEST_CASE("ring with a consumer that holds records still uses its whole capacity
 TEST_CASE("a cursor left before an early wrap reads on at the first record after it") {
   event_ring r(64 * 1024, 4 * 1024);
   const std::string rec(500, 'c');
-  while (r.touched_bytes() < 4 * 1024) {
-    REQUIRE(put(r, rec));
-    r.commit();
-    drain(r);
-  }
+  pass_window(r, rec, 4 * 1024);
   const std::uint64_t stale = r.read_begin();  // a consumer's cursor, at the end of what it read
   // The ring is empty and past its window: the next records start at offset 0,
   // and enough of them follow to overwrite the old offset of `stale`.
@@ -198,11 +204,7 @@ TEST_CASE("a cursor left before an early wrap reads on at the first record after
 TEST_CASE("ring forgets an early wrap that is rolled back") {
   event_ring r(64 * 1024, 4 * 1024);
   const std::string rec(700, 'r');
-  while (r.touched_bytes() < 4 * 1024) {
-    REQUIRE(put(r, rec));
-    r.commit();
-    drain(r);
-  }
+  pass_window(r, rec, 4 * 1024);
   const std::uint64_t before = r.read_begin();
   REQUIRE(put(r, "dropped"));
   r.rollback();
