@@ -321,9 +321,14 @@ run_report gateway::run() {
     shards.push_back(std::make_unique<shard>(i, g.opts, g.listen_fds[i], *g.rings[i], *g.counters[i], g.process,
                                              std::move(handler), g.out, sp, pass));
     g.listen_fds[i] = -1;  // the shard owns it now
-    threads.emplace_back([&, i] {
+  }
+  // The threads start once every shard is built: a thread that read
+  // shards[i] while a later push_back moved the vector read freed memory
+  // (a garbage uring size, so "io_uring is not usable", about one start in 200).
+  for (unsigned i = 0; i < g.opts.shards; ++i) {
+    threads.emplace_back([&failures, &failed, &g, &s = *shards[i], i] {
       try {
-        shards[i]->run();
+        s.run();
       } catch (...) {
         failures[i] = std::current_exception();
         failed.fetch_add(1);
