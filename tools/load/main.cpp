@@ -63,10 +63,12 @@ int run(const options& opts) {
   std::vector<worker_result> results(opts.threads);
   std::atomic<unsigned> finished{0};
   std::vector<std::thread> threads;
+  // Every slot exists before the first thread starts: a thread that read
+  // slots[i] while a later push_back moved the vector would read freed memory.
+  for (unsigned i = 0; i < opts.threads; ++i) slots.push_back(progress ? std::make_unique<progress_slot>() : nullptr);
   for (unsigned i = 0; i < opts.threads; ++i) {
-    slots.push_back(progress ? std::make_unique<progress_slot>() : nullptr);
-    threads.emplace_back([&, i] {
-      run_worker(rc, i, slots[i].get(), results[i]);
+    threads.emplace_back([&rc, &results, &finished, slot = slots[i].get(), i] {
+      run_worker(rc, i, slot, results[i]);
       finished.fetch_add(1);
     });
   }
