@@ -172,7 +172,7 @@ class Gateway:
 
     def check_sanitizers(self):
         err = self.stderr()
-        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer", "runtime error:"):
             assert marker not in err, "sanitizer report in stderr:\n" + err
 
     def kill(self):
