@@ -576,15 +576,21 @@ void front_door::update_reading(connection& c, std::uint32_t slot) {
 void front_door::on_send(const io_uring_cqe& cqe, std::uint32_t slot) {
   connection& c = *conns_[slot];
   c.send_inflight = false;
-  if (cqe.res < 0) {
-    close_conn(c, slot);
-    return;
+  if (cqe.res > 0) {
+    counters_.bytes_sent.add(static_cast<std::uint64_t>(cqe.res));
+    c.sent += static_cast<std::size_t>(cqe.res);
+    account(c);
   }
-  counters_.bytes_sent.add(static_cast<std::uint64_t>(cqe.res));
-  c.sent += static_cast<std::size_t>(cqe.res);
-  account(c);
+  // Closing first: a send that fails because the connection was closed under
+  // it (a reset seen by the recv, the drain deadline) is the last operation
+  // the slot waits for. close_conn() would return at once, and the slot
+  // would never be released: open for ever, and the shard never drained.
   if (c.closing) {
     maybe_release(c, slot);
+    return;
+  }
+  if (cqe.res < 0) {
+    close_conn(c, slot);
     return;
   }
   if (c.sent < c.out_sending.size()) {

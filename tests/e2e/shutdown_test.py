@@ -5,7 +5,7 @@ import signal
 import socket
 import time
 
-from harness import (BATCH, CE, Gateway, batch, event, http_request, run_tests, wait_for)
+from harness import (BATCH, CE, Gateway, batch, event, http_request, metric, run_tests, wait_for)
 
 V1 = "/api/v1/events"
 
@@ -93,6 +93,36 @@ def test_drain_deadline_bounds_the_wait():
         out = g.output()
     assert out == [ev]
 
+
+
+def test_drain_deadline_closes_a_client_that_stopped_reading_mid_answer():
+    # A client that pipelines and never reads: tollgate's send of its answers
+    # waits on a full socket. At the deadline the connection is closed under
+    # that send; the send's failure must still free the connection (it was
+    # left open, so the shard never drained and the process never exited).
+    with Gateway("--shards", "1", "--drain-timeout-ms", "500") as g:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", g.port))
+        s.setblocking(False)
+        req = http_request("GET", "/metrics")
+        pushed = 0
+        try:
+            until = time.monotonic() + 5
+            while time.monotonic() < until and pushed < (8 << 20):
+                try:
+                    pushed += s.send(req * 64)
+                except BlockingIOError:
+                    time.sleep(0.01)
+            m = g.metrics()
+            assert metric(m, "tollgate_output_paused_total") > 0, "tollgate's answers never backed up"
+            t0 = time.monotonic()
+            g.send_signal(signal.SIGTERM)
+            g.wait(10)
+            assert time.monotonic() - t0 < 5, time.monotonic() - t0
+        finally:
+            s.close()
+        g.stop()
 
 
 def test_sighup_reloads_and_keeps_serving():
